@@ -1,0 +1,45 @@
+#pragma once
+// How a dry-run is shown: as text by waves, or as JSON.
+//
+// JSON format (format_version 1; fields are only ever added, never renamed or removed):
+// {
+//   "format_version": 1,
+//   "plan": "<metadata.name>", "file": "<plan path>",
+//   "changes_pending": true|false,        // some step would run
+//   "waves": [["prereqs"], ["namespace", "observability"], ...],
+//   "steps": [{
+//     "id": "namespace", "kind": "k8s.namespace", "wave": 1, "needs": ["prereqs"], "tags": [],
+//     "action": "would-run" | "unchanged" | "skipped" | "failed",
+//     "reason": "why (skips, unchanged probes, failures)",
+//     "probe": {"ran": true|false, "detail": "check passed: ..."},
+//     "commands": ["kubectl apply --server-side ...", ...],   // exactly what apply would run
+//     "fingerprint": "<sha256 of the rendered step>"
+//   }, ...],
+//   "summary": {"would_run": 3, "unchanged": 2, "skipped": 1, "failed": 0}
+// }
+// Secrets are masked as *** everywhere.
+
+#include <string>
+
+#include "pipeline/dag.h"
+#include "pipeline/executor.h"
+#include "pipeline/plan.h"
+#include "pipeline/secrets.h"
+
+namespace slipway::pipeline {
+
+/// The dry-run listing for people.
+std::string DryRunText(const Plan& plan, const Dag& dag, const RunResult& result, const Masker& masker);
+/// The dry-run as the JSON document described above.
+Json DryRunJson(const Plan& plan, const Dag& dag, const RunResult& result, const Masker& masker);
+/// True when some step would run (for --detailed-exitcode).
+bool ChangesPending(const RunResult& result);
+
+/// Graphviz dot or Mermaid flowchart of the plan.
+std::string GraphDot(const Plan& plan, const Dag& dag);
+std::string GraphMermaid(const Plan& plan, const Dag& dag);
+
+/// The end-of-apply table: step, status, duration, attempts, note.
+std::string ApplySummary(const Plan& plan, const RunResult& result, const Masker& masker);
+
+}  // namespace slipway::pipeline

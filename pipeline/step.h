@@ -1,0 +1,113 @@
+#pragma once
+// The Step interface every kind implements, the registry kinds are reached through, and the
+// context a step runs in. pipeline/ knows no concrete kind: steps/ registers them.
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/diagnostics.h"
+#include "pipeline/events.h"
+#include "pipeline/plan.h"
+#include "pipeline/subprocess.h"
+
+namespace slipway::pipeline {
+
+enum class Mode { kApply, kDryRun };
+
+/// The answer of a read-only probe.
+struct Probe {
+  enum class State { kInSync, kChanges, kUnknown };
+  State state = State::kUnknown;
+  std::string detail;  // "namespace shop exists with the wanted labels", "would create ..."
+};
+
+/// What applying a step did.
+struct ApplyResult {
+  std::map<std::string, std::string> outputs;
+  nlohmann::json rollback = nullptr;   // what Rollback() needs; null: nothing to undo
+  std::string summary;                 // one line for people
+};
+
+/// Everything a kind may use while it runs. Built by the executor per attempt.
+class StepContext {
+ public:
+  const Plan* plan = nullptr;
+  const StepSpec* spec = nullptr;
+  Json body;                          // the step's body after templating: with, run, check, ...
+  Mode mode = Mode::kApply;
+  std::filesystem::path plan_dir;     // relative paths in the plan resolve here
+  std::filesystem::path state_dir;    // slipway's own files (logs, outputs, pid files)
+  std::filesystem::path log_file;     // this step's log
+  std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds grace{std::chrono::seconds(10)};
+  const std::atomic<bool>* cancel = nullptr;
+  const std::atomic<bool>* kill_now = nullptr;
+  EventSink* events = nullptr;
+  const Masker* masker = nullptr;
+  std::map<std::string, std::string> extra_env;  // e.g. KUBECONFIG from the plan's kube: block
+
+  const Json& With() const;
+  /// A note from the step, shown with its id and written to its log.
+  void Log(const std::string& line, Level level = Level::kInfo) const;
+  /// Runs a command, streaming its lines to the console (prefixed with the step id) and to the step
+  /// log, with the step's timeout and cancellation. Relative cwd resolves against plan_dir.
+  Expected<ProcessResult> Run(ProcessSpec spec) const;
+  /// Resolves a path from the plan against plan_dir.
+  std::filesystem::path Resolve(const std::string& path) const;
+  bool Cancelled() const { return cancel && cancel->load(); }
+};
+
+/// One step kind (run, k8s.apply, loadtest, ...). Implementations are stateless and thread-safe.
+class StepKind {
+ public:
+  virtual ~StepKind() = default;
+  virtual std::string Name() const = 0;
+  /// Load-time checks of the step's body (with: keys and types). Strings may still hold templates.
+  virtual void Validate(const StepSpec& step, Diagnostics& diag) const {
+    (void)step;
+    (void)diag;
+  }
+  /// Output keys the kind publishes; nullopt when they are only known at run time (run steps).
+  virtual std::optional<std::vector<std::string>> Outputs(const StepSpec& step) const {
+    (void)step;
+    return std::vector<std::string>{};
+  }
+  /// Exactly what Apply would do, for the dry-run: commands (quoted argv), manifests, requests.
+  virtual std::vector<std::string> Describe(const StepContext& ctx) const = 0;
+  /// Read-only probe: is the step already in its desired state? Runs in dry-runs too.
+  virtual Expected<Probe> Check(const StepContext& ctx) const {
+    (void)ctx;
+    return Probe{};
+  }
+  /// Makes the change. A failure is an Error whose message says what went wrong.
+  virtual Expected<ApplyResult> Apply(const StepContext& ctx) const = 0;
+  /// Whether this step, as written, can be undone.
+  virtual bool CanRollback(const StepSpec& step) const {
+    (void)step;
+    return false;
+  }
+  /// Undoes what Apply did, from the data Apply recorded.
+  virtual Expected<void> Rollback(const StepContext& ctx, const nlohmann::json& data) const {
+    (void)ctx;
+    (void)data;
+    return {};
+  }
+};
+
+/// The kinds a build knows, by name.
+class KindRegistry {
+ public:
+  void Register(std::unique_ptr<StepKind> kind);
+  const StepKind* Find(const std::string& name) const;
+  std::vector<std::string> Names() const;
+
+ private:
+  std::map<std::string, std::unique_ptr<StepKind>> kinds_;
+};
+
+}  // namespace slipway::pipeline
