@@ -1,6 +1,7 @@
 #include "cmd/app.h"
 
 #include <csignal>
+#include <fstream>
 #include <cstdlib>
 #include <iostream>
 #include <unistd.h>
@@ -67,20 +68,47 @@ static void PrintDiagnostics(const pipeline::Diagnostics& diag) {
   }
 }
 
-std::optional<LoadedPlan> LoadAndValidate(const PlanOptions& o, const GlobalOptions& g) {
+static std::optional<pipeline::Json> ReadSavedPlan(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || text[first] != '{') return std::nullopt;
+  auto j = pipeline::Json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("kind", "") != "SlipwaySavedPlan") return std::nullopt;
+  return j;
+}
+
+std::optional<LoadedPlan> LoadAndValidate(PlanOptions& o, const GlobalOptions& g) {
   (void)g;
   pipeline::Diagnostics diag;
-  auto plan = pipeline::LoadPlanFile(o.plan, diag);
+  auto saved = ReadSavedPlan(o.plan);
+  if (saved) {
+    if (!o.sets.empty() || !o.values.empty() || !o.profile.empty() || !o.only.empty() || o.skip_tests) {
+      std::cerr << "error: " << o.plan << " is a saved plan: it runs exactly as planned, so --set, --values, "
+                << "--profile, --only and --skip-tests cannot change it; make a new one with 'slipway plan --out'\n";
+      return std::nullopt;
+    }
+    o.skip_tests = saved->value("skip_tests", false);
+    o.only = saved->value("only", "");
+  }
+  auto plan = saved ? pipeline::LoadPlanText(saved->value("plan_file", o.plan), saved->value("plan_source", ""), diag)
+                    : pipeline::LoadPlanFile(o.plan, diag);
   if (!plan) {
     PrintDiagnostics(diag);
     return std::nullopt;
   }
   LoadedPlan loaded;
   loaded.plan = std::move(*plan);
+  loaded.saved = saved;
   loaded.kinds = steps::BuiltinKinds();
   loaded.dag = pipeline::Dag::Build(loaded.plan, diag);
-  pipeline::VarOverrides overrides{o.values, o.profile, o.sets, true};
-  loaded.vars = pipeline::ResolveVars(loaded.plan, overrides, diag);
+  if (saved) {
+    loaded.vars = (*saved)["vars"];
+  } else {
+    pipeline::VarOverrides overrides{o.values, o.profile, o.sets, true};
+    loaded.vars = pipeline::ResolveVars(loaded.plan, overrides, diag);
+  }
   for (const auto& f : o.secrets_files) {
     if (auto r = loaded.secrets->LoadFile(f); !r) diag.Error(r.error().loc, r.error().message);
   }

@@ -45,6 +45,12 @@ struct PlanOptions {
   bool dry_run = false;
   bool fail_fast = false;
   std::string grace = "10s";
+  bool fresh = false;
+  bool no_rollback = false;
+  bool rollback_on_interrupt = false;
+  std::string lock_timeout = "0s";
+  std::string out;             // plan --out
+  std::string saved;           // set when PLAN is a saved plan (JSON) rather than YAML
 };
 
 /// A plan that loaded and validated, with everything needed to run it.
@@ -55,6 +61,7 @@ struct LoadedPlan {
   std::unique_ptr<pipeline::Masker> masker = std::make_unique<pipeline::Masker>();
   std::unique_ptr<pipeline::SecretStore> secrets = std::make_unique<pipeline::SecretStore>(*masker);
   pipeline::KindRegistry kinds;
+  std::optional<pipeline::Json> saved;  // the saved plan, when PLAN was one
 };
 
 /// Adds --set/--values/--profile/--secrets-file (and the plan positional) to a subcommand.
@@ -64,7 +71,9 @@ void AddSelection(CLI::App* sub, PlanOptions& o);
 
 /// Loads, resolves vars and validates. On any problem prints every error (file:line:col, source line,
 /// caret; GitHub annotations under Actions) to stderr and returns nullopt: the caller exits 2.
-std::optional<LoadedPlan> LoadAndValidate(const PlanOptions& o, const GlobalOptions& g);
+/// PLAN may also be a saved plan written by `plan --out`: its plan text and resolved vars are used
+/// as saved (no re-rendering from changed vars or files); its selection options replace the flags.
+std::optional<LoadedPlan> LoadAndValidate(PlanOptions& o, const GlobalOptions& g);
 
 /// The console reporter configured from the global options and the environment.
 std::unique_ptr<pipeline::Reporter> MakeReporter(const GlobalOptions& g, const pipeline::Masker& masker);
@@ -85,5 +94,7 @@ void AddPlanCommand(CLI::App& app, GlobalOptions& g, int* exit_code);
 void AddApplyCommand(CLI::App& app, GlobalOptions& g, int* exit_code);
 void AddGraphCommand(CLI::App& app, GlobalOptions& g, int* exit_code);
 void AddVersionCommand(CLI::App& app, int* exit_code);
+void AddRollbackCommand(CLI::App& app, GlobalOptions& g, int* exit_code);
+void AddStatusCommand(CLI::App& app, GlobalOptions& g, int* exit_code);
 
 }  // namespace slipway::cmd

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   AddPlanCommand(app, global, &exit_code);
   AddApplyCommand(app, global, &exit_code);
   AddGraphCommand(app, global, &exit_code);
+  AddRollbackCommand(app, global, &exit_code);
+  AddStatusCommand(app, global, &exit_code);
   AddVersionCommand(app, &exit_code);
 #ifdef SLIPWAY_HAVE_LOADTEST
   AddLoadtestCommand(app, &exit_code);

@@ -51,6 +51,7 @@ struct StepRecord {
   std::string fingerprint;
   Json rendered = nullptr;                 // the body after templating (masked when shown)
   bool continued = false;                  // failed, but continue_on_error let dependents go on
+  bool from_checkpoint = false;            // reused from an earlier run's checkpoint, not run now
   bool Done() const { return status != StepStatus::kPending && status != StepStatus::kRunning; }
   bool Changed() const { return status == StepStatus::kSucceeded; }
 };
