@@ -12,7 +12,7 @@ build_pkgs=(
   libkainjow-mustache-dev libexpected-dev
 )
 # Real components the tests and the local demo start on 127.0.0.1.
-runtime_pkgs=(nginx-light prometheus wrk hey openssl curl python3 ca-certificates procps)
+runtime_pkgs=(nginx-light prometheus wrk hey openssl curl python3 ca-certificates procps bc make)
 ci_pkgs=(chromium)
 
 want=("${build_pkgs[@]}" "${runtime_pkgs[@]}")

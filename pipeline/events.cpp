@@ -141,7 +141,7 @@ void Reporter::Emit(const Event& e) {
   if (options_.github && step_end) {
     // Each step's output is printed as one collapsible group when it ends, so parallel steps
     // do not interleave inside a group.
-    Write("::group::" + message);
+    Write("::group::" + e.step + " " + message);
     for (const auto& l : group_buffer_[e.step]) Write(l);
     group_buffer_.erase(e.step);
     Write("::endgroup::");
@@ -149,7 +149,7 @@ void Reporter::Emit(const Event& e) {
       std::string where = e.loc.Known() ? " file=" + e.loc.file + ",line=" + std::to_string(e.loc.line) +
                                               ",col=" + std::to_string(e.loc.column)
                                         : "";
-      Write("::error" + where + "::" + GithubEscape(message));
+      Write("::error" + where + "::" + GithubEscape(e.step + " " + message));
     }
     return;
   }

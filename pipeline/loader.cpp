@@ -32,6 +32,34 @@ static const char* TypeName(const YAML::Node& n) {
   }
 }
 
+// YAML 1.2 core schema: [-+]?[0-9]+ is an integer.
+static bool LooksLikeInteger(const std::string& s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  if (i == s.size()) return false;
+  for (; i < s.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  return true;
+}
+
+// [-+]?(digits.digits?|.digits)([eE][-+]?digits)?
+static bool LooksLikeFloat(const std::string& s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  size_t int_digits = 0, frac_digits = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++int_digits;
+  if (i >= s.size() || s[i] != '.') return false;
+  ++i;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++frac_digits;
+  if (int_digits == 0 && frac_digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    size_t exp_digits = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == s.size();
+}
+
 Json YamlToJson(const YAML::Node& node, const std::string& file, const std::string& pointer, LocTable* locs) {
   if (locs) (*locs)[pointer] = LocOf(node, file);
   switch (node.Type()) {
@@ -53,19 +81,17 @@ Json YamlToJson(const YAML::Node& node, const std::string& file, const std::stri
     case YAML::NodeType::Scalar: {
       const std::string& s = node.Scalar();
       if (node.Tag() == "!") return s;  // quoted: always a string
-      static const std::regex kInt(R"([-+]?[0-9]+)");
-      static const std::regex kFloat(R"([-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?)");
-      if (s == "true" || s == "True" || s == "TRUE") return true;
+ if (s == "true" || s == "True" || s == "TRUE") return true;
       if (s == "false" || s == "False" || s == "FALSE") return false;
       if (s == "null" || s == "~" || s == "Null" || s == "NULL") return nullptr;
-      if (std::regex_match(s, kInt)) {
+      if (LooksLikeInteger(s)) {
         try {
           return std::stoll(s);
         } catch (...) {
           return s;
         }
       }
-      if (std::regex_match(s, kFloat)) return std::stod(s);
+      if (LooksLikeFloat(s)) return std::stod(s);
       return s;
     }
     default:
@@ -184,8 +210,9 @@ class PlanReader {
     if (auto id = node["id"]) {
       step.id = Str(id, "id");
       step.loc = LocOf(id, file_);
-      static const std::regex kId(R"([A-Za-z0-9_][A-Za-z0-9_-]*)");
-      if (!step.id.empty() && !std::regex_match(step.id, kId)) {
+      bool valid = !step.id.empty() && step.id[0] != '-';
+      for (char c : step.id) valid &= std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+      if (!step.id.empty() && !valid) {
         Err(id, "invalid step id '" + step.id + "'; expected letters, digits, '_' or '-' (no dots or spaces)");
         step.id.clear();
       }

@@ -17,16 +17,18 @@ SourceLoc RefLoc(const SourceLoc& value_loc, const std::string& text, size_t off
 
 namespace {
 
+// Offsets of the start of each line of the plan's text, so positions resolve in O(1).
+std::vector<size_t> LineStarts(const std::string& text) {
+  std::vector<size_t> starts{0};
+  for (size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '\n') starts.push_back(i + 1);
+  return starts;
+}
+
 // Is the value at `loc` in the source written with a quote? Then the text starts one column later.
-bool QuotedAt(const Plan& plan, const SourceLoc& loc) {
-  if (!loc.Known()) return false;
-  size_t pos = 0;
-  for (int line = 1; line < loc.line; ++line) {
-    pos = plan.source.find('\n', pos);
-    if (pos == std::string::npos) return false;
-    ++pos;
-  }
-  pos += static_cast<size_t>(loc.column - 1);
+bool QuotedAt(const Plan& plan, const std::vector<size_t>& line_starts, const SourceLoc& loc) {
+  if (!loc.Known() || static_cast<size_t>(loc.line) > line_starts.size()) return false;
+  size_t pos = line_starts[static_cast<size_t>(loc.line - 1)] + static_cast<size_t>(loc.column - 1);
   return pos < plan.source.size() && (plan.source[pos] == '"' || plan.source[pos] == '\'');
 }
 
@@ -87,6 +89,7 @@ void CheckReference(const Plan& plan, const Dag& dag, const KindRegistry& kinds,
 }  // namespace
 
 void ValidatePlan(const Plan& plan, const Dag& dag, const KindRegistry& kinds, const Json& vars, Diagnostics& diag) {
+  const std::vector<size_t> line_starts = LineStarts(plan.source);
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const StepSpec& step = plan.steps[i];
     if (!step.kind.empty()) {
@@ -125,7 +128,7 @@ void ValidatePlan(const Plan& plan, const Dag& dag, const KindRegistry& kinds, c
           SourceLoc loc = step.LocOf(pointer);
           const Json& value = step.body.at(Json::json_pointer(pointer));
           CheckReference(plan, dag, kinds, vars, static_cast<int>(i), ref,
-                         RefLoc(loc, value.get<std::string>(), ref.offset, QuotedAt(plan, loc)), diag);
+                         RefLoc(loc, value.get<std::string>(), ref.offset, QuotedAt(plan, line_starts, loc)), diag);
         },
         [&](const Error& e, const std::string& pointer) { diag.Error(step.LocOf(pointer), e.message); });
   }
