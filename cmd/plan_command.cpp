@@ -42,6 +42,7 @@ pipeline::SessionInputs MakeSessionInputs(const LoadedPlan& loaded, const PlanOp
   exec.plan_dir = std::filesystem::current_path();
   exec.state_dir = g.state_dir;
   exec.grace = pipeline::ParseDuration(o.grace).value_or(std::chrono::seconds(10));
+  exec.vars = &loaded.vars;
   exec.interrupt = &Interrupted();
   exec.kill_now = &KillNow();
   if (!loaded.plan.kube.kubeconfig.empty()) exec.extra_env["KUBECONFIG"] = loaded.plan.kube.kubeconfig;

@@ -42,6 +42,13 @@ std::optional<StepRecord> Checkpointer::Reuse(int index, const StepRecord& fresh
   return r;
 }
 
+std::optional<std::map<std::string, std::string>> Checkpointer::PreviousOutputs(int index) {
+  auto it = previous_.steps.find(plan_.steps[static_cast<size_t>(index)].id);
+  if (it == previous_.steps.end() || it->second.masked || it->second.outputs.empty()) return std::nullopt;
+  if (it->second.status != "succeeded" && it->second.status != "unchanged") return std::nullopt;
+  return it->second.outputs;
+}
+
 void Checkpointer::OnTransition(int index, const StepRecord& record) {
   const StepSpec& step = plan_.steps[static_cast<size_t>(index)];
   if (record.status == StepStatus::kSucceeded) {
@@ -53,8 +60,12 @@ void Checkpointer::OnTransition(int index, const StepRecord& record) {
   bool had_record = prev != previous_.steps.end();
   if (record.status == StepStatus::kSkipped && had_record) return;  // a skip says nothing new about the world
   if (record.status == StepStatus::kUnchanged && had_record && prev->second.status == "succeeded" &&
-      prev->second.fingerprint == record.fingerprint)
-    return;  // still the record of the run that made the change (and can undo it)
+      prev->second.fingerprint == record.fingerprint) {
+    // Still the record of the run that made the change (and can undo it): put it back over the
+    // "running" record this attempt wrote.
+    store_->PutStep(step.id, prev->second);
+    return;
+  }
   StepState s = ToStepState(record, step.kind);
   if (record.Done()) s.seq = store_->NextSeq();
   s.run_id = record.status == StepStatus::kSucceeded ? run_id_ : (had_record ? prev->second.run_id : "");

@@ -19,6 +19,7 @@ class Checkpointer : public RunObserver {
   Checkpointer(StateStore* store, State previous, const Plan& plan, const Dag& dag, std::string run_id);
   void OnTransition(int index, const StepRecord& record) override;
   std::optional<StepRecord> Reuse(int index, const StepRecord& fresh) override;
+  std::optional<std::map<std::string, std::string>> PreviousOutputs(int index) override;
 
  private:
   StateStore* store_;

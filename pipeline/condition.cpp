@@ -197,7 +197,8 @@ class Parser {
         }
         if (ref->kind == Reference::Kind::kSecret) {
           --pos_;
-          return Error("secrets cannot be used in conditions");
+          error_pos = t.pos;
+          return Fail("secrets cannot be used in conditions: '" + std::string(text_) + "'");
         }
         ref->offset = t.pos;
         refs_->push_back(*ref);
@@ -220,7 +221,19 @@ class Parser {
 bool Truthy(const std::string& v) { return !(v.empty() || v == "false" || v == "0"); }
 
 bool AsNumber(const std::string& s, double& out) {
-  if (s.empty()) return false;
+  // Plain decimal only: strtod would also take "nan", "inf" and hex.
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  bool digits = false, dot = false;
+  for (; i < s.size(); ++i) {
+    if (std::isdigit(static_cast<unsigned char>(s[i]))) {
+      digits = true;
+    } else if (s[i] == '.' && !dot) {
+      dot = true;
+    } else {
+      return false;
+    }
+  }
+  if (!digits) return false;
   char* end = nullptr;
   out = std::strtod(s.c_str(), &end);
   return end && *end == '\0';

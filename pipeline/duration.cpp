@@ -53,7 +53,7 @@ std::string FormatDuration(std::chrono::milliseconds d) {
   if (ms < 1000) {
     std::snprintf(buf, sizeof buf, "%lldms", ms);
   } else if (ms < 60'000) {
-    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+    std::snprintf(buf, sizeof buf, "%lld.%llds", ms / 1000, (ms % 1000) / 100);  // truncated, never "60.0s"
   } else if (ms < 3'600'000) {
     std::snprintf(buf, sizeof buf, "%lldm%02llds", ms / 60'000, (ms / 1000) % 60);
   } else {

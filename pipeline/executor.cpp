@@ -28,22 +28,18 @@ constexpr std::pair<StepStatus, const char*> kStatusNames[] = {
 // `rate: "{{ vars.rate }}"` gives kinds the number they expect.
 void CoerceScalars(const Json& original, Json& rendered) {
   if (original.is_string() && rendered.is_string()) {
-    static const std::regex kWhole(R"(^\s*\{\{[^{}]*\}\}\s*$)");
     const auto& o = original.get_ref<const std::string&>();
-    if (!HasTemplate(o) || !std::regex_match(o, kWhole)) return;
-    const auto& r = rendered.get_ref<const std::string&>();
-    static const std::regex kInt(R"([-+]?[0-9]+)"), kFloat(R"([-+]?[0-9]*\.[0-9]+([eE][-+]?[0-9]+)?)");
+    auto segments = ParseTemplate(o);
+    if (!segments || segments->size() != 1 || !segments->front().ref) return;  // exactly one reference
+    const std::string r = rendered.get<std::string>();
     if (r == "true") {
       rendered = true;
     } else if (r == "false") {
       rendered = false;
-    } else if (std::regex_match(r, kInt)) {
-      try {
-        rendered = std::stoll(r);
-      } catch (...) {
-      }
-    } else if (std::regex_match(r, kFloat)) {
-      rendered = std::stod(r);
+    } else {
+      // Only when nothing is lost: "1.10" and "007" stay strings.
+      Json number = Json::parse(r, nullptr, false);
+      if (!number.is_discarded() && number.is_number() && number.dump() == r) rendered = number;
     }
   } else if (original.is_array() && rendered.is_array() && original.size() == rendered.size()) {
     for (size_t i = 0; i < original.size(); ++i) CoerceScalars(original[i], rendered[i]);
@@ -182,7 +178,8 @@ Expected<Json> Executor::Render(const StepSpec& step) const {
       if (e.loc.file.empty()) e.loc = step.loc;
     return tl::unexpected(errors.front().loc.file.empty() ? Error(first.message, step.loc) : errors.front());
   }
-  CoerceScalars(step.body, rendered);
+  // Commands, env and cwd are text; only a kind's with: gets typed values.
+  if (step.body.contains("with") && rendered.contains("with")) CoerceScalars(step.body["with"], rendered["with"]);
   return rendered;
 }
 
@@ -205,7 +202,7 @@ Executor::Decision Executor::Decide(int i, StepRecord& record, bool stop_schedul
     }
     cond = *parsed;
   }
-  if (interrupted) {
+  if (interrupted && !cond.RunsAfterFailure()) {
     record.status = StepStatus::kCancelled;
     record.reason = "not started: the run was interrupted";
     return Decision::kSkip;
@@ -238,8 +235,16 @@ void Executor::Finish(int i, StepRecord& record) {
       any_failed_ = true;
     }
   }
-  if (record.status == StepStatus::kSucceeded || record.status == StepStatus::kUnchanged)
+  if (record.status == StepStatus::kSucceeded) {
     outputs_.Set(step.id, record.outputs);
+  } else if (record.status == StepStatus::kUnchanged) {
+    // A step left unchanged by its check published nothing now; an earlier run's outputs stand in.
+    // In a dry-run without them, dependents show "(known after apply)" rather than failing.
+    if (record.outputs.empty() && !record.from_checkpoint && observer_)
+      if (auto previous = observer_->PreviousOutputs(i)) record.outputs = *previous;
+    if (!record.outputs.empty() || record.from_checkpoint || options_.mode == Mode::kApply)
+      outputs_.Set(step.id, record.outputs);
+  }
   Event e;
   e.name = "step_finished";
   e.step = step.id;
@@ -281,10 +286,25 @@ RunResult Executor::Run() {
   const size_t n = plan_.steps.size();
   RunResult result;
   result.steps.resize(n);
-  std::vector<int> order = dag_.TopoOrder();
+  view_.plan_name = plan_.name;
+  view_.plan_file = plan_.file;
+  view_.run_id = options_.run_id;
+  view_.started = SysClock::now();
   std::mutex mu;
+  view_.steps = [this, &result, &mu] {
+    std::vector<StepSnapshot> out;
+    std::lock_guard lock(mu);
+    for (size_t i = 0; i < plan_.steps.size(); ++i) {
+      const StepSpec& s = plan_.steps[i];
+      const StepRecord& r = result.steps[i];
+      out.push_back({s.id, s.kind, s.description, s.needs, s.tags, StatusName(r.status), r.reason, r.attempts,
+                     r.started, r.finished, r.outputs, s.loc});
+    }
+    return out;
+  };
+  std::vector<int> order = dag_.TopoOrder();
   std::condition_variable cv;
-  std::deque<int> completed;
+  std::deque<std::pair<int, StepRecord>> completed;  // finished by a worker, not yet handled
   std::map<int, std::thread> threads;
   std::vector<StepContext> contexts(n);
   size_t running = 0;
@@ -308,6 +328,9 @@ RunResult Executor::Run() {
     return true;
   };
 
+  // The records are shared with the run view (reports read them from step threads): the loop
+  // holds `mu` whenever it touches them and releases it only while waiting.
+  std::unique_lock lock(mu);
   while (true) {
     bool interrupted = options_.interrupt && options_.interrupt->load();
     if (interrupted) {
@@ -343,7 +366,7 @@ RunResult Executor::Run() {
         }
         rec.rendered = *rendered;
         rec.fingerprint = Fingerprint(step.kind, rec.rendered);
-        if (observer_) {
+        if (observer_ && !kind->HasProbe(step)) {
           if (auto reused = observer_->Reuse(i, rec)) {
             rec = *reused;
             Finish(i, rec);
@@ -362,11 +385,14 @@ RunResult Executor::Run() {
         ctx.log_file = log_dir / (step.id + ".log");
         ctx.timeout = plan_.TimeoutOf(step);
         ctx.grace = options_.grace;
-        ctx.cancel = &cancel_running_;
+        // A step started after an interrupt (an always()/cancelled() step) is stopped only by a second Ctrl-C.
+        ctx.cancel = (options_.interrupt && options_.interrupt->load()) ? options_.kill_now : &cancel_running_;
         ctx.kill_now = options_.kill_now;
         ctx.events = &events_;
         ctx.masker = &masker_;
         ctx.extra_env = options_.extra_env;
+        ctx.run = &view_;
+        ctx.vars = &vars_;
         if (options_.mode == Mode::kApply) std::ofstream(ctx.log_file, std::ios::trunc);
         rec.status = StepStatus::kRunning;
         if (observer_) observer_->OnTransition(i, rec);
@@ -380,8 +406,9 @@ RunResult Executor::Run() {
         }
         ++running;
         progressed = true;
-        threads[i] = std::thread([&, i, kind] {
-          StepRecord local = result.steps[static_cast<size_t>(i)];
+        StepRecord start_record = rec;
+        threads[i] = std::thread([&, i, kind, start_record] {
+          StepRecord local = start_record;
           try {
             runner_.Run(*kind, contexts[static_cast<size_t>(i)], local);
           } catch (const std::exception& ex) {
@@ -389,24 +416,22 @@ RunResult Executor::Run() {
             local.reason = std::string("internal error: ") + ex.what();
           }
           local.finished = SysClock::now();
+          // The record becomes visible only when the loop handles it: until then the step is
+          // still running as far as its dependents are concerned.
           std::lock_guard lock(mu);
-          result.steps[static_cast<size_t>(i)] = std::move(local);
-          completed.push_back(i);
+          completed.emplace_back(i, std::move(local));
           cv.notify_one();
         });
       }
     }
     if (running == 0) break;
     // Wait for a step to finish (or an interrupt to notice).
-    int done;
-    {
-      std::unique_lock lock(mu);
-      cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !completed.empty(); });
-      if (completed.empty()) continue;
-      done = completed.front();
-      completed.pop_front();
-    }
-    threads[done].join();
+    cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !completed.empty(); });
+    if (completed.empty()) continue;
+    int done = completed.front().first;
+    result.steps[static_cast<size_t>(done)] = std::move(completed.front().second);
+    completed.pop_front();
+    threads[done].join();  // it has handed its record over and only returns now
     threads.erase(done);
     --running;
     StepRecord& rec = result.steps[static_cast<size_t>(done)];
@@ -417,6 +442,7 @@ RunResult Executor::Run() {
       if (options_.fail_fast) cancel_running_ = true;
     }
   }
+  lock.unlock();
   for (size_t i = 0; i < n; ++i) {
     if (!result.steps[i].Done()) {
       // Nothing runs, nothing is ready, yet work is left: only a cycle could do this, and

@@ -87,6 +87,12 @@ class RunObserver {
     (void)fresh;
     return std::nullopt;
   }
+  /// Outputs an earlier run recorded for a step that is now unchanged (its check passed), so
+  /// dependents can still read them; nullopt when there are none.
+  virtual std::optional<std::map<std::string, std::string>> PreviousOutputs(int index) {
+    (void)index;
+    return std::nullopt;
+  }
 };
 
 struct ExecOptions {
@@ -101,6 +107,8 @@ struct ExecOptions {
   const std::atomic<bool>* interrupt = nullptr;  // SIGINT/SIGTERM: stop scheduling, terminate steps
   const std::atomic<bool>* kill_now = nullptr;   // a second Ctrl-C
   std::map<std::string, std::string> extra_env;
+  std::string run_id;                            // shown to steps (reports)
+  const Json* vars = nullptr;                    // for contexts built outside the executor (rollback)
 };
 
 struct RunResult {
@@ -143,6 +151,7 @@ class Executor {
   ExecOptions options_;
   RunObserver* observer_ = nullptr;
   OutputStore outputs_;
+  RunView view_;
   RunScope scope_;
   std::set<int> selected_;
   bool any_failed_ = false;

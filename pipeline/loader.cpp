@@ -240,7 +240,7 @@ class PlanReader {
         Err(run, "expected 'run' to be a list (argv), e.g. [kubectl, get, pods]; to run a script through a shell, "
                  "use 'shell:' instead");
       } else if (ExpectStringList(run, "run")) {
-        step.body["run"] = YamlToJson(run, file_, "/run", &step.locs);
+        step.body["run"] = ArgvToJson(run, "/run", step.locs);
       }
     } else if (shell) {
       step.kind = "run";
@@ -252,7 +252,7 @@ class PlanReader {
       auto c = node[key];
       if (!c) continue;
       if (c.IsSequence()) {
-        if (ExpectStringList(c, key)) step.body[key] = YamlToJson(c, file_, std::string("/") + key, &step.locs);
+        if (ExpectStringList(c, key)) step.body[key] = ArgvToJson(c, std::string("/") + key, step.locs);
       } else if (c.IsMap() && c["shell"] && c.size() == 1) {
         step.body[key] = YamlToJson(c, file_, std::string("/") + key, &step.locs);
       } else {
@@ -299,9 +299,10 @@ class PlanReader {
           if (!it->second.IsScalar())
             Err(it->second, "expected env '" + it->first.Scalar() + "' to be a string, got " + TypeName(it->second));
         }
+        // Env values are text exactly as written: 1.10 stays "1.10".
         step.body["env"] = YamlToJson(e, file_, "/env", &step.locs);
-        for (auto& [k, v] : step.body["env"].items())
-          if (!v.is_string()) v = ValueText(v);
+        for (auto it = e.begin(); it != e.end(); ++it)
+          if (it->second.IsScalar()) step.body["env"][it->first.Scalar()] = it->second.Scalar();
       }
     }
     if (auto c = node["cwd"]) {
@@ -309,6 +310,18 @@ class PlanReader {
       step.locs["/cwd"] = LocOf(c, file_);
     }
     return true;
+  }
+
+  // An argv list as strings exactly as written (no YAML typing: 1.10, 007 and TRUE stay as they are).
+  Json ArgvToJson(const YAML::Node& list, const std::string& pointer, LocTable& locs) {
+    Json out = Json::array();
+    locs[pointer] = LocOf(list, file_);
+    size_t i = 0;
+    for (auto it = list.begin(); it != list.end(); ++it, ++i) {
+      out.push_back(it->Scalar());
+      locs[pointer + "/" + std::to_string(i)] = LocOf(*it, file_);
+    }
+    return out;
   }
 
   void CheckKeys(const YAML::Node& map, const std::vector<std::string>& allowed, const std::string& what) {
@@ -332,7 +345,7 @@ class PlanReader {
 
   bool ExpectMap(const YAML::Node& n, const std::string& what) {
     if (n.IsMap()) return true;
-    Err(n, "expected " + what + " to be a mapping, got " + TypeName(n));
+    Err(n, "expected " + (what.rfind("a ", 0) == 0 ? what : "'" + what + "'") + " to be a mapping, got " + TypeName(n));
     return false;
   }
 

@@ -28,6 +28,7 @@ StepContext MakeStepContext(const Plan& plan, const StepSpec& step, const ExecOp
   ctx.events = &events;
   ctx.masker = &masker;
   ctx.extra_env = options.extra_env;
+  ctx.vars = options.vars;
   return ctx;
 }
 

@@ -156,6 +156,7 @@ SessionResult ApplySession(const SessionInputs& in, EventSink& events) {
   ApplyRunner runner;
   ExecOptions opts = in.exec;
   opts.mode = Mode::kApply;
+  opts.run_id = run.id;
   Executor ex(plan, *in.dag, *in.kinds, *in.vars, *in.secrets, *in.masker, events, runner, opts);
   Checkpointer checkpoint(store->get(), previous, plan, *in.dag, run.id);
   ex.SetObserver(&checkpoint);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -33,6 +34,30 @@ struct ApplyResult {
   std::string summary;                 // one line for people
 };
 
+/// What a step may know about the other steps of the run (for reports and gates).
+struct StepSnapshot {
+  std::string id;
+  std::string kind;
+  std::string description;
+  std::vector<std::string> needs;
+  std::vector<std::string> tags;
+  std::string status;                      // pending, running, succeeded, unchanged, failed, skipped, ...
+  std::string reason;
+  int attempts = 0;
+  std::chrono::system_clock::time_point started{}, finished{};
+  std::map<std::string, std::string> outputs;
+  SourceLoc loc;
+};
+
+/// The run as seen by a step: its id, when it started, every step's state so far.
+struct RunView {
+  std::string plan_name;
+  std::string plan_file;
+  std::string run_id;
+  std::chrono::system_clock::time_point started{};
+  std::function<std::vector<StepSnapshot>()> steps;  // a consistent copy, taken when called
+};
+
 /// Everything a kind may use while it runs. Built by the executor per attempt.
 class StepContext {
  public:
@@ -50,6 +75,8 @@ class StepContext {
   EventSink* events = nullptr;
   const Masker* masker = nullptr;
   std::map<std::string, std::string> extra_env;  // e.g. KUBECONFIG from the plan's kube: block
+  const RunView* run = nullptr;                   // the run so far (null outside a run)
+  const Json* vars = nullptr;                     // the resolved plan vars (manifest templates see them)
 
   const Json& With() const;
   /// A note from the step, shown with its id and written to its log.
@@ -79,6 +106,12 @@ class StepKind {
   }
   /// Exactly what Apply would do, for the dry-run: commands (quoted argv), manifests, requests.
   virtual std::vector<std::string> Describe(const StepContext& ctx) const = 0;
+  /// Whether Check() really looks at the world for this step. Such steps are probed on every run
+  /// instead of being skipped on the checkpoint's word: the probe sees what changed since.
+  virtual bool HasProbe(const StepSpec& step) const {
+    (void)step;
+    return false;
+  }
   /// Read-only probe: is the step already in its desired state? Runs in dry-runs too.
   virtual Expected<Probe> Check(const StepContext& ctx) const {
     (void)ctx;

@@ -1,5 +1,7 @@
 #include "pipeline/subprocess.h"
 
+#include "pipeline/duration.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -96,8 +98,11 @@ int PidfdOpen(pid_t pid) {
 
 std::string ProcessResult::Describe() const {
   if (cancelled) return "cancelled";
-  if (timed_out) return "timed out";
-  if (term_signal) return std::string("killed by signal ") + ::strsignal(term_signal);
+  if (timed_out) return "timed out after " + FormatDuration(timeout);
+  if (term_signal) {
+    const char* abbrev = ::sigabbrev_np(term_signal);
+    return std::string("killed by ") + (abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(term_signal));
+  }
   return "exit " + std::to_string(exit_code);
 }
 
@@ -249,10 +254,12 @@ Expected<ProcessResult> RunProcess(const ProcessSpec& spec) {
         killed = true;
       }
       if (!term_sent && ((has_deadline && now >= deadline) || cancel)) {
-        if (cancel)
+        if (cancel) {
           result.cancelled = true;
-        else
+        } else {
           result.timed_out = true;
+          result.timeout = spec.timeout;
+        }
         signal_group(SIGTERM);
         term_sent = true;
         term_time = now;

@@ -41,8 +41,9 @@ struct ProcessResult {
   std::string out;
   std::string err;
   std::chrono::milliseconds elapsed{0};
+  std::chrono::milliseconds timeout{0};  // the limit that was hit, when timed_out
   bool Ok() const { return exit_code == 0 && !timed_out && !cancelled; }
-  /// "exit 3", "killed by SIGKILL", "timed out after 2s", "cancelled".
+  /// "exit 3", "killed by SIGKILL", "timed out after 2.0s", "cancelled".
   std::string Describe() const;
 };
 

@@ -41,8 +41,10 @@ void CheckReference(const Plan& plan, const Dag& dag, const KindRegistry& kinds,
       std::vector<std::string> names;
       for (auto it = vars.begin(); it != vars.end(); ++it) names.push_back(it.key());
       std::string near = ref.path.size() == 1 ? ClosestMatch(ref.path[0], names) : "";
+      std::string dotted;
+      for (const auto& p : ref.path) dotted += (dotted.empty() ? "" : ".") + p;
       diag.Error(loc, "unknown variable '" + ref.text + "'",
-                 near.empty() ? "define it under 'vars:' or pass --set " + ref.path[0] + "=VALUE"
+                 near.empty() ? "define it under 'vars:' or pass --set " + dotted + "=VALUE"
                               : "did you mean 'vars." + near + "'?");
       return;
     }
@@ -132,7 +134,25 @@ void ValidatePlan(const Plan& plan, const Dag& dag, const KindRegistry& kinds, c
         },
         [&](const Error& e, const std::string& pointer) { diag.Error(step.LocOf(pointer), e.message); });
   }
-  // Vars may hold templates too; check those references resolve.
+  // Vars may hold templates too; check those references resolve, and that none loops back.
+  Masker no_masker;
+  SecretStore no_secrets(no_masker);
+  OutputStore no_outputs;
+  RunScope scope(vars, no_secrets, no_outputs);
+  for (auto it = vars.begin(); it != vars.end(); ++it) {
+    if (it.value().is_string() && HasTemplate(it.value().get_ref<const std::string&>())) {
+      Reference self;
+      self.kind = Reference::Kind::kVar;
+      self.path = {it.key()};
+      self.text = "vars." + it.key();
+      auto value = scope.Lookup(self);
+      if (!value && value.error().message.find("refers to itself") != std::string::npos) {
+        auto loc_it = plan.var_locs.find(it.key());
+        diag.Error(loc_it == plan.var_locs.end() ? SourceLoc{} : loc_it->second,
+                   "var '" + it.key() + "' refers to itself through other vars", "break the loop");
+      }
+    }
+  }
   for (auto it = vars.begin(); it != vars.end(); ++it) {
     if (!it.value().is_string()) continue;
     const auto& text = it.value().get_ref<const std::string&>();

@@ -1,5 +1,7 @@
 #include "steps/run_step.h"
 
+#include "pipeline/duration.h"
+
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -94,7 +96,7 @@ Expected<Probe> RunStep::Check(const StepContext& ctx) const {
   if (ctx.body.contains("cwd")) p.cwd = ctx.body["cwd"].get<std::string>();
   auto r = ctx.Run(p);
   std::string shown = pipeline::QuoteArgv(p.argv);
-  if (!r) return Fail("check " + shown + ": " + r.error().message);
+  if (!r) return tl::unexpected(r.error());
   if (r->timed_out || r->cancelled) return Fail("check " + shown + " " + r->Describe());
   if (r->exit_code == 0) return Probe{Probe::State::kInSync, "check passed: " + shown};
   return Probe{Probe::State::kChanges, "check " + shown + " exited " + std::to_string(r->exit_code)};
@@ -136,8 +138,7 @@ Expected<ApplyResult> RunStep::Apply(const StepContext& ctx) const {
   std::filesystem::remove(out_file, ec);
   if (!r) return tl::unexpected(r.error());
   if (r->timed_out)
-    return Fail("timed out after " + std::to_string(ctx.timeout.count() / 1000.0).substr(0, 5) +
-                "s; the process group was terminated");
+    return Fail("timed out after " + pipeline::FormatDuration(ctx.timeout) + "; the process group was terminated");
   if (!r->Ok()) {
     std::string tail = LastLines(r->err.empty() ? r->out : r->err, 3);
     return Fail(r->Describe() + (tail.empty() ? "" : ": " + tail));

@@ -11,6 +11,7 @@ class RunStep : public pipeline::StepKind {
   std::string Name() const override { return "run"; }
   void Validate(const pipeline::StepSpec& step, pipeline::Diagnostics& diag) const override;
   std::optional<std::vector<std::string>> Outputs(const pipeline::StepSpec&) const override { return std::nullopt; }
+  bool HasProbe(const pipeline::StepSpec& step) const override { return step.body.contains("check"); }
   std::vector<std::string> Describe(const pipeline::StepContext& ctx) const override;
   Expected<pipeline::Probe> Check(const pipeline::StepContext& ctx) const override;
   Expected<pipeline::ApplyResult> Apply(const pipeline::StepContext& ctx) const override;

@@ -128,13 +128,15 @@ steps:
 }
 
 TEST_F(StateE2ETest, ConcurrentApplyExitsFourNamingTheHolder) {
-  Write("p.yaml", std::string(kHeader) + "steps:\n  - {id: slow, run: [sleep, \"3\"]}\n");
+  Write("p.yaml", std::string(kHeader) + "steps:\n  - {id: slow, run: [sleep, \"6\"]}\n");
   pipeline::ProcessSpec spec;
   spec.argv = {SLIPWAY_BINARY, "apply", "p.yaml"};
   spec.cwd = dir_.string();
   std::thread first([&] { (void)pipeline::RunProcess(spec); });
-  for (int i = 0; i < 100 && Read(".slipway/st.lock").empty(); ++i)
+  // The holder writes who it is into the lock file once it has the lock (slow under sanitizers).
+  for (int i = 0; i < 1500 && Read(".slipway/st.lock").empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(Read(".slipway/st.lock").empty()) << "the first apply never took the lock";
   auto second = Slipway({"apply", "p.yaml"});
   auto fresh = Slipway({"apply", "p.yaml", "--fresh"});
   auto rollback = Slipway({"rollback", "p.yaml"});

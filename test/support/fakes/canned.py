@@ -1,0 +1,554 @@
+#!/usr/bin/env python3
+"""Canned outputs of helm, istioctl and linkerd, shaped like the real tools' (versions below).
+
+Each entry of CANNED is a function of keyword parameters returning {"stdout", "stderr", "exit"}. A fake
+tool script entry refers to one by name:
+    {"argv": ["status", "web", "-n", "shop", "-o", "json"], "canned": "helm.status",
+     "params": {"name": "web", "namespace": "shop", "revision": 2}}
+(explicit "stdout"/"stderr"/"exit" in the entry override the canned ones). From a shell:
+    python3 canned.py helm.status name=web namespace=shop revision:=2     (:= takes a JSON value)
+prints the result as JSON; `python3 canned.py --list` lists the names with their first doc line.
+
+Versions imitated: helm v3.14.4, istioctl 1.22.3, linkerd stable-2.14.10. Shapes (JSON keys, line
+formats, exit codes, stdout vs stderr) follow the real tools; timestamps, git commits and hashes are
+fixed, made-up values, so tests can assert exact text.
+
+Catalogue
+  helm.version_short          `helm version --short`
+  helm.version                `helm version`
+  helm.status                 `helm status NAME -n NS -o json`   (a release object: name, info, chart, config,
+                              manifest, version, namespace)
+  helm.list                   `helm list -n NS -o json`          (revision is a string, as in helm)
+  helm.history                `helm history NAME -n NS -o json`  (revision is a number, as in helm)
+  helm.get_values             `helm get values NAME -n NS -o json` (null without user-supplied values)
+  helm.release_not_found      "Error: release: not found" on stderr, exit 1 (status/history/get values)
+  helm.uninstall_not_found    `helm uninstall` of a missing release, exit 1
+  helm.install                `helm upgrade --install` of a new release (and `helm install`)
+  helm.upgrade                `helm upgrade --install` of an existing release
+  helm.install_failed         `helm upgrade --install --wait` of a new release that times out, exit 1
+  helm.upgrade_failed         `helm upgrade --install --wait` of an existing release that fails, exit 1
+  helm.rollback               `helm rollback NAME REV`
+  helm.uninstall              `helm uninstall NAME`
+  helm.repo_add               `helm repo add NAME URL`
+  helm.repo_update            `helm repo update`
+  istioctl.version_json       `istioctl version -o json` (clientVersion, meshVersion, dataPlaneVersion)
+  istioctl.version_text       `istioctl version`
+  istioctl.install            `istioctl install -y -f F` success
+  istioctl.install_failed     `istioctl install` whose istiod never becomes ready, exit 1
+  istioctl.verify_install     `istioctl verify-install` success
+  istioctl.verify_install_failed  `istioctl verify-install` with istiod unavailable, exit 1
+  istioctl.uninstall_purge    `istioctl uninstall --purge -y`
+  linkerd.version_client_short  `linkerd version --client --short`
+  linkerd.version             `linkerd version`
+  linkerd.install_crds        `linkerd install --crds` (CRD YAML on stdout, valid for kube_api_server.py)
+  linkerd.install             `linkerd install --identity-trust-anchors-file ...` (control plane YAML)
+  linkerd.install_needs_crds  `linkerd install` before the CRDs exist, exit 1
+  linkerd.check               `linkerd check` success, exit 0
+  linkerd.check_failed        `linkerd check` with the control plane missing, exit 1
+  linkerd.check_pre           `linkerd check --pre` success
+  linkerd.check_json          `linkerd check -o json` (success or failure, by param)
+  linkerd.uninstall           `linkerd uninstall` (YAML of what to delete)
+"""
+
+import json
+import sys
+
+HELM_VERSION = "v3.14.4"
+HELM_COMMIT = "81c902a123462fd4052bc5e9aa9c513c4c8fc142"
+ISTIO_VERSION = "1.22.3"
+ISTIO_REVISION = "2d6c6b3a8e3b2ae37ab1d7e5d2b2de1f1b2a0c4f"  # made up
+LINKERD_VERSION = "stable-2.14.10"
+DEPLOYED_AT = "2024-05-01T12:00:00.123456789Z"  # helm marshals times as RFC 3339 with nanoseconds
+DEPLOYED_AT_LIST = "2024-05-01 12:00:00.123456789 +0000 UTC"  # helm list prints Go's time.String()
+DEPLOYED_AT_TEXT = "Wed May  1 12:00:00 2024"  # helm's LAST DEPLOYED uses time.ANSIC
+
+
+def out(stdout="", stderr="", exit=0):
+    return {"stdout": stdout, "stderr": stderr, "exit": exit}
+
+
+def dumps_go(obj):
+    """json.MarshalIndent(obj, "", "  ") as Go prints it (no space before colons, 2-space indent)."""
+    return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+# -- helm ------------------------------------------------------------------------------------------------
+
+def helm_version_short():
+    """`helm version --short`."""
+    return out("%s+g%s\n" % (HELM_VERSION, HELM_COMMIT[:7]))
+
+
+def helm_version():
+    """`helm version`."""
+    return out('version.BuildInfo{Version:"%s", GitCommit:"%s", GitTreeState:"clean", GoVersion:"go1.21.9"}\n'
+               % (HELM_VERSION, HELM_COMMIT))
+
+
+def _chart(chart, chart_version, app_version):
+    return {"metadata": {"name": chart, "version": chart_version, "description": "A Helm chart for Kubernetes",
+                         "apiVersion": "v2", "appVersion": app_version, "type": "application"},
+            "lock": None, "templates": [], "values": {}, "schema": None, "files": []}
+
+
+def helm_status(name="web", namespace="default", revision=1, status="deployed", chart="web",
+                chart_version="1.2.3", app_version="1.2.3", values=None, notes="", description=None,
+                manifest=""):
+    """`helm status NAME -n NS -o json`: the release object, as helm 3 encodes it."""
+    if description is None:
+        description = "Install complete" if revision == 1 else "Upgrade complete"
+    info = {"first_deployed": DEPLOYED_AT, "last_deployed": DEPLOYED_AT, "deleted": "",
+            "description": description, "status": status}
+    if notes:
+        info["notes"] = notes
+    release = {"name": name, "info": info, "chart": _chart(chart, chart_version, app_version)}
+    if values:
+        release["config"] = values
+    if manifest:
+        release["manifest"] = manifest
+    release["version"] = revision
+    release["namespace"] = namespace
+    return out(json.dumps(release, separators=(",", ":")) + "\n")
+
+
+def helm_list(namespace="default", releases=None):
+    """`helm list -n NS -o json`; releases: [{name, revision, status, chart, chart_version, app_version}]."""
+    items = []
+    for rel in releases or []:
+        items.append({"name": rel.get("name", "web"), "namespace": rel.get("namespace", namespace),
+                      "revision": str(rel.get("revision", 1)), "updated": DEPLOYED_AT_LIST,
+                      "status": rel.get("status", "deployed"),
+                      "chart": "%s-%s" % (rel.get("chart", "web"), rel.get("chart_version", "1.2.3")),
+                      "app_version": rel.get("app_version", "1.2.3")})
+    return out(json.dumps(items, separators=(",", ":")) + "\n")
+
+
+def helm_history(name="web", namespace="default", revisions=None):
+    """`helm history NAME -n NS -o json`; revisions: [{revision, status, chart, chart_version, app_version,
+    description}] (default: one deployed revision)."""
+    revisions = revisions or [{"revision": 1, "status": "deployed"}]
+    items = []
+    for rev in revisions:
+        number = rev.get("revision", 1)
+        items.append({"revision": number, "updated": DEPLOYED_AT, "status": rev.get("status", "deployed"),
+                      "chart": "%s-%s" % (rev.get("chart", "web"), rev.get("chart_version", "1.2.3")),
+                      "app_version": rev.get("app_version", "1.2.3"),
+                      "description": rev.get("description",
+                                             "Install complete" if number == 1 else "Upgrade complete")})
+    return out(json.dumps(items, separators=(",", ":")) + "\n")
+
+
+def helm_get_values(values=None):
+    """`helm get values NAME -n NS -o json`: the user-supplied values, `null` when there are none."""
+    return out(json.dumps(values if values else None, separators=(",", ":")) + "\n")
+
+
+def helm_release_not_found():
+    """helm status / history / get values of a release that does not exist."""
+    return out(stderr="Error: release: not found\n", exit=1)
+
+
+def helm_uninstall_not_found(name="web"):
+    """`helm uninstall NAME` of a release that does not exist."""
+    return out(stderr="Error: uninstall: Release not loaded: %s: release: not found\n" % name, exit=1)
+
+
+def _release_summary(name, namespace, revision, notes):
+    text = ("NAME: %s\nLAST DEPLOYED: %s\nNAMESPACE: %s\nSTATUS: deployed\nREVISION: %d\nTEST SUITE: None\n"
+            % (name, DEPLOYED_AT_TEXT, namespace, revision))
+    if notes:
+        text += "NOTES:\n%s\n" % notes.rstrip("\n")
+    return text
+
+
+def helm_install(name="web", namespace="default", notes=""):
+    """`helm upgrade --install` of a release that does not exist yet."""
+    return out('Release "%s" does not exist. Installing it now.\n' % name
+               + _release_summary(name, namespace, 1, notes))
+
+
+def helm_upgrade(name="web", namespace="default", revision=2, notes=""):
+    """`helm upgrade --install` of an existing release."""
+    return out('Release "%s" has been upgraded. Happy Helming!\n' % name
+               + _release_summary(name, namespace, revision, notes))
+
+
+def helm_install_failed(name="web", reason="context deadline exceeded"):
+    """`helm upgrade --install --wait` of a new release that does not become ready in time."""
+    return out('Release "%s" does not exist. Installing it now.\n' % name, "Error: %s\n" % reason, 1)
+
+
+def helm_upgrade_failed(reason="context deadline exceeded"):
+    """`helm upgrade --install --wait` of an existing release that fails."""
+    return out(stderr="Error: UPGRADE FAILED: %s\n" % reason, exit=1)
+
+
+def helm_rollback():
+    """`helm rollback NAME REVISION`."""
+    return out("Rollback was a success! Happy Helming!\n")
+
+
+def helm_uninstall(name="web"):
+    """`helm uninstall NAME`."""
+    return out('release "%s" uninstalled\n' % name)
+
+
+def helm_repo_add(name="prometheus-community"):
+    """`helm repo add NAME URL`."""
+    return out('"%s" has been added to your repositories\n' % name)
+
+
+def helm_repo_update(names=None):
+    """`helm repo update`."""
+    lines = ["Hang tight while we grab the latest from your chart repositories..."]
+    lines += ['...Successfully got an update from the "%s" chart repository' % n
+              for n in names or ["prometheus-community"]]
+    lines.append("Update Complete. \u2388Happy Helming!\u2388")
+    return out("\n".join(lines) + "\n")
+
+
+# -- istioctl --------------------------------------------------------------------------------------------
+
+def _istio_build():
+    return {"version": ISTIO_VERSION, "revision": ISTIO_REVISION, "golang_version": "go1.22.5",
+            "status": "Clean", "tag": ISTIO_VERSION}
+
+
+def istioctl_version_json(mesh=True, revision="default", proxies=0):
+    """`istioctl version -o json`; mesh=False when no control plane is installed."""
+    version = {"clientVersion": _istio_build()}
+    if mesh:
+        version["meshVersion"] = [{"Component": "istiod", "Revision": revision, "Info": _istio_build()}]
+        version["dataPlaneVersion"] = [{"ID": "web-%d.shop" % i, "IstioVersion": ISTIO_VERSION}
+                                       for i in range(proxies)]
+    return out(dumps_go(version) + "\n")
+
+
+def istioctl_version_text(mesh=True, proxies=0):
+    """`istioctl version`."""
+    text = "client version: %s\n" % ISTIO_VERSION
+    if mesh:
+        text += "control plane version: %s\n" % ISTIO_VERSION
+        text += "data plane version: %s (%d proxies)\n" % (ISTIO_VERSION, proxies) if proxies else \
+            "data plane version: none\n"
+    else:
+        text += "control plane version: no running Istio pods in \"istio-system\"\n"
+    return out(text)
+
+
+def istioctl_install(egress=False):
+    """`istioctl install -y -f F`: progress and result on stdout."""
+    lines = ["\u2714 Istio core installed", "\u2714 Istiod installed"]
+    if egress:
+        lines.append("\u2714 Egress gateways installed")
+    lines += ["\u2714 Ingress gateways installed", "\u2714 Installation complete",
+              "Made this installation the default for injection and validation."]
+    return out("\n".join(lines) + "\n")
+
+
+def istioctl_install_failed():
+    """`istioctl install` whose istiod never becomes ready."""
+    stdout = ("\u2714 Istio core installed\n"
+              "\u2718 Istiod encountered an error: failed to wait for resource: resources not ready after 5m0s: "
+              "context deadline exceeded\n"
+              "  Deployment/istio-system/istiod (container failed to start: ImagePullBackOff: Back-off pulling "
+              "image \"docker.io/istio/pilot:%s\")\n" % ISTIO_VERSION)
+    stderr = ("Error: failed to install manifests: errors occurred during operation: failed to wait for resource: "
+              "resources not ready after 5m0s: context deadline exceeded\n")
+    return out(stdout, stderr, 1)
+
+
+def istioctl_verify_install(revision="default"):
+    """`istioctl verify-install` success."""
+    checked = ["ClusterRole: istiod-clusterrole-istio-system.istio-system",
+               "ClusterRoleBinding: istiod-clusterrole-istio-system.istio-system",
+               "ServiceAccount: istiod.istio-system", "Deployment: istiod.istio-system",
+               "Service: istiod.istio-system", "HorizontalPodAutoscaler: istiod.istio-system",
+               "PodDisruptionBudget: istiod.istio-system",
+               "Deployment: istio-ingressgateway.istio-system", "Service: istio-ingressgateway.istio-system"]
+    lines = ['1 Istio control planes detected, checking --revision "%s" only' % revision]
+    lines += ["\u2714 %s checked successfully" % c for c in checked]
+    lines += ["Checked 14 custom resource definitions", "Checked 2 Istio Deployments",
+              "\u2714 Istio is installed and verified successfully"]
+    return out("\n".join(lines) + "\n")
+
+
+def istioctl_verify_install_failed(revision="default"):
+    """`istioctl verify-install` with istiod unavailable."""
+    stdout = ('1 Istio control planes detected, checking --revision "%s" only\n'
+              "\u2718 Deployment: istiod.istio-system failed: deployment istiod.istio-system has 0 of 1 "
+              "replicas available\n" % revision)
+    stderr = "Error: Istio present but verify-install failed: deployment istiod.istio-system has 0 of 1 replicas available\n"
+    return out(stdout, stderr, 1)
+
+
+def istioctl_uninstall_purge():
+    """`istioctl uninstall --purge -y`."""
+    removed = ["HorizontalPodAutoscaler:istio-system:istiod", "PodDisruptionBudget:istio-system:istiod",
+               "Deployment:istio-system:istiod", "Deployment:istio-system:istio-ingressgateway",
+               "Service:istio-system:istiod", "Service:istio-system:istio-ingressgateway",
+               "ConfigMap:istio-system:istio", "ServiceAccount:istio-system:istiod",
+               "MutatingWebhookConfiguration::istio-sidecar-injector",
+               "ValidatingWebhookConfiguration::istio-validator-istio-system",
+               "ClusterRole::istiod-clusterrole-istio-system", "ClusterRoleBinding::istiod-clusterrole-istio-system",
+               "CustomResourceDefinition::destinationrules.networking.istio.io",
+               "CustomResourceDefinition::virtualservices.networking.istio.io",
+               "CustomResourceDefinition::peerauthentications.security.istio.io"]
+    lines = ["All Istio resources will be pruned from the cluster"]
+    lines += ["  Removed %s." % r for r in removed]
+    lines.append("\u2714 Uninstall complete")
+    return out("\n".join(lines) + "\n")
+
+
+# -- linkerd ---------------------------------------------------------------------------------------------
+
+def linkerd_version_client_short():
+    """`linkerd version --client --short`."""
+    return out(LINKERD_VERSION + "\n")
+
+
+def linkerd_version(server=True):
+    """`linkerd version`."""
+    text = "Client version: %s\n" % LINKERD_VERSION
+    text += "Server version: %s\n" % (LINKERD_VERSION if server else "unavailable")
+    return out(text)
+
+
+def _crd(plural, group, kind, short, versions, scope="Namespaced"):
+    lines = ["---", "# Source: linkerd-crds/templates/%s.yaml" % plural.split(".")[0],
+             "apiVersion: apiextensions.k8s.io/v1", "kind: CustomResourceDefinition", "metadata:",
+             "  name: %s.%s" % (plural, group), "  annotations:",
+             "    linkerd.io/created-by: linkerd/cli %s" % LINKERD_VERSION, "  labels:",
+             "    helm.sh/chart: linkerd-crds-1.8.0", "    linkerd.io/control-plane-ns: linkerd", "spec:",
+             "  group: %s" % group, "  names:", "    kind: %s" % kind, "    plural: %s" % plural,
+             "    singular: %s" % kind.lower(), "    shortNames:", "    - %s" % short,
+             "  scope: %s" % scope, "  versions:"]
+    for i, version in enumerate(versions):
+        lines += ["  - name: %s" % version, "    served: true", "    storage: %s" % str(i == len(versions) - 1).lower(),
+                  "    schema:", "      openAPIV3Schema:", "        type: object",
+                  "        x-kubernetes-preserve-unknown-fields: true"]
+    return "\n".join(lines) + "\n"
+
+
+def linkerd_install_crds():
+    """`linkerd install --crds`: a reduced but valid set of the CRDs linkerd installs."""
+    return out(_crd("serviceprofiles", "linkerd.io", "ServiceProfile", "sp", ["v1alpha1", "v1alpha2"])
+               + _crd("servers", "policy.linkerd.io", "Server", "srv", ["v1beta1", "v1beta2"])
+               + _crd("authorizationpolicies", "policy.linkerd.io", "AuthorizationPolicy", "authzpolicy",
+                      ["v1alpha1"])
+               + _crd("meshtlsauthentications", "policy.linkerd.io", "MeshTLSAuthentication", "meshtlsauthn",
+                      ["v1alpha1"]))
+
+
+def _deployment(name, component):
+    return "\n".join([
+        "---", "# Source: linkerd-control-plane/templates/%s.yaml" % component,
+        "apiVersion: apps/v1", "kind: Deployment", "metadata:", "  name: %s" % name, "  namespace: linkerd",
+        "  labels:", "    app.kubernetes.io/name: %s" % component, "    app.kubernetes.io/part-of: Linkerd",
+        "    app.kubernetes.io/version: %s" % LINKERD_VERSION, "    linkerd.io/control-plane-component: %s" % component,
+        "    linkerd.io/control-plane-ns: linkerd", "spec:", "  replicas: 1", "  selector:", "    matchLabels:",
+        "      linkerd.io/control-plane-component: %s" % component, "  template:", "    metadata:",
+        "      labels:", "        linkerd.io/control-plane-component: %s" % component, "    spec:",
+        "      serviceAccountName: linkerd-%s" % component, "      containers:", "      - name: %s" % component,
+        "        image: cr.l5d.io/linkerd/controller:%s" % LINKERD_VERSION]) + "\n"
+
+
+def linkerd_install():
+    """`linkerd install --identity-trust-anchors-file ca.crt --identity-issuer-certificate-file issuer.crt
+    --identity-issuer-key-file issuer.key`: a reduced but valid control plane manifest."""
+    text = "\n".join([
+        "---", "# Source: linkerd-control-plane/templates/namespace.yaml", "apiVersion: v1", "kind: Namespace",
+        "metadata:", "  name: linkerd", "  annotations:", "    linkerd.io/inject: disabled", "  labels:",
+        "    linkerd.io/is-control-plane: \"true\"", "    config.linkerd.io/admission-webhooks: disabled",
+        "    linkerd.io/control-plane-ns: linkerd", "    pod-security.kubernetes.io/enforce: privileged",
+        "---", "# Source: linkerd-control-plane/templates/config.yaml", "apiVersion: v1", "kind: ConfigMap",
+        "metadata:", "  name: linkerd-config", "  namespace: linkerd", "  labels:",
+        "    linkerd.io/control-plane-component: controller", "    linkerd.io/control-plane-ns: linkerd",
+        "data:", "  values: |", "    controllerImage: cr.l5d.io/linkerd/controller",
+        "    linkerdVersion: %s" % LINKERD_VERSION, "    identityTrustDomain: cluster.local",
+        "---", "# Source: linkerd-control-plane/templates/identity.yaml", "apiVersion: v1", "kind: Secret",
+        "metadata:", "  name: linkerd-identity-issuer", "  namespace: linkerd", "  labels:",
+        "    linkerd.io/control-plane-component: identity", "    linkerd.io/control-plane-ns: linkerd",
+        "type: kubernetes.io/tls", "data:", "  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==",
+        "  tls.key: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCg==",
+    ]) + "\n"
+    for component in ("identity", "destination", "proxy-injector"):
+        text += "\n".join(["---", "apiVersion: v1", "kind: ServiceAccount", "metadata:",
+                           "  name: linkerd-%s" % component, "  namespace: linkerd"]) + "\n"
+        text += _deployment("linkerd-%s" % component, component)
+    return out(text)
+
+
+def linkerd_install_needs_crds():
+    """`linkerd install` before `linkerd install --crds` was applied."""
+    return out(stderr="Linkerd CRDs must be installed first. Run linkerd install with the --crds flag.\n", exit=1)
+
+
+LINKERD_CHECKS = [
+    ("kubernetes-api", ["can initialize the client", "can query the Kubernetes API"]),
+    ("kubernetes-version", ["is running the minimum Kubernetes API version"]),
+    ("linkerd-existence", ["'linkerd-config' config map exists", "heartbeat ServiceAccount exist",
+                           "control plane replica sets are ready", "no unschedulable pods",
+                           "control plane pods are ready", "cluster networks contains all pods",
+                           "cluster networks contains all services"]),
+    ("linkerd-config", ["control plane Namespace exists", "control plane ClusterRoles exist",
+                        "control plane ClusterRoleBindings exist", "control plane ServiceAccounts exist",
+                        "control plane CustomResourceDefinitions exist",
+                        "control plane MutatingWebhookConfigurations exist",
+                        "control plane ValidatingWebhookConfigurations exist",
+                        "proxy-init container runs as root user if docker container runtime is used"]),
+    ("linkerd-identity", ["certificate config is valid", "trust anchors are using supported crypto algorithm",
+                          "trust anchors are within their validity period",
+                          "trust anchors are valid for at least 60 days",
+                          "issuer cert is using supported crypto algorithm",
+                          "issuer cert is within its validity period", "issuer cert is valid for at least 60 days",
+                          "issuer cert is issued by the trust anchor"]),
+    ("linkerd-webhooks-and-apisvc-tls", ["proxy-injector webhook has valid cert",
+                                         "proxy-injector cert is valid for at least 60 days",
+                                         "sp-validator webhook has valid cert",
+                                         "sp-validator cert is valid for at least 60 days",
+                                         "policy-validator webhook has valid cert",
+                                         "policy-validator cert is valid for at least 60 days"]),
+    ("control-plane-version", ["can retrieve the control plane version", "control plane is up-to-date",
+                               "control plane and cli versions match"]),
+    ("linkerd-control-plane-proxy", ["control plane proxies are healthy", "control plane proxies are up-to-date",
+                                     "control plane proxies and cli versions match"]),
+]
+
+LINKERD_PRE_CHECKS = [
+    ("kubernetes-api", ["can initialize the client", "can query the Kubernetes API"]),
+    ("kubernetes-version", ["is running the minimum Kubernetes API version"]),
+    ("pre-kubernetes-setup", ["control plane namespace does not already exist", "can create non-namespaced resources",
+                              "can create ServiceAccounts", "can create Services", "can create Deployments",
+                              "can create CronJobs", "can create ConfigMaps", "can create Secrets",
+                              "can read Secrets", "can read extension-apiserver-authentication configmap",
+                              "no clock skew detected"]),
+    ("linkerd-version", ["can determine the latest version", "cli is up-to-date"]),
+]
+
+# The failure linkerd check reports when the control plane is not there.
+LINKERD_MISSING_CONFIG = ("linkerd-existence", "'linkerd-config' config map exists",
+                          'configmaps "linkerd-config" not found',
+                          "https://linkerd.io/2.14/checks/#l5d-existence-linkerd-config")
+
+
+def _check_text(categories, failure=None):
+    blocks = []
+    for name, checks in categories:
+        lines = [name, "-" * len(name)]
+        for check in checks:
+            if failure and (name, check) == failure[:2]:
+                lines += ["\u00d7 %s" % check, "    %s" % failure[2], "    see %s for hints" % failure[3]]
+                blocks.append("\n".join(lines) + "\n")
+                return "\n".join(blocks) + "\nStatus check results are \u00d7\n"
+            lines.append("\u221a %s" % check)
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks) + "\nStatus check results are \u221a\n"
+
+
+def linkerd_check():
+    """`linkerd check` with a healthy control plane."""
+    return out(_check_text(LINKERD_CHECKS))
+
+
+def linkerd_check_failed():
+    """`linkerd check` when the control plane is not installed: stops at the first failed check, exit 1."""
+    return out(_check_text(LINKERD_CHECKS, LINKERD_MISSING_CONFIG), exit=1)
+
+
+def linkerd_check_pre():
+    """`linkerd check --pre` on a cluster ready for linkerd."""
+    return out(_check_text(LINKERD_PRE_CHECKS))
+
+
+def linkerd_check_json(success=True):
+    """`linkerd check -o json`."""
+    categories = []
+    for name, checks in LINKERD_CHECKS:
+        entries = []
+        for check in checks:
+            if not success and (name, check) == LINKERD_MISSING_CONFIG[:2]:
+                entries.append({"description": check, "hint": LINKERD_MISSING_CONFIG[3],
+                                "error": LINKERD_MISSING_CONFIG[2], "result": "error"})
+                break
+            entries.append({"description": check, "result": "success"})
+        categories.append({"categoryName": name, "checks": entries})
+        if entries and entries[-1]["result"] == "error":
+            break
+    return out(dumps_go({"success": success, "categories": categories}) + "\n", exit=0 if success else 1)
+
+
+def linkerd_uninstall():
+    """`linkerd uninstall`: the YAML of everything to delete (piped into kubectl delete -f -)."""
+    text = "\n".join(["apiVersion: v1", "kind: Namespace", "metadata:", "  name: linkerd", "---",
+                      "apiVersion: apiextensions.k8s.io/v1", "kind: CustomResourceDefinition", "metadata:",
+                      "  name: serviceprofiles.linkerd.io"]) + "\n"
+    return out(text)
+
+
+CANNED = {
+    "helm.version_short": helm_version_short,
+    "helm.version": helm_version,
+    "helm.status": helm_status,
+    "helm.list": helm_list,
+    "helm.history": helm_history,
+    "helm.get_values": helm_get_values,
+    "helm.release_not_found": helm_release_not_found,
+    "helm.uninstall_not_found": helm_uninstall_not_found,
+    "helm.install": helm_install,
+    "helm.upgrade": helm_upgrade,
+    "helm.install_failed": helm_install_failed,
+    "helm.upgrade_failed": helm_upgrade_failed,
+    "helm.rollback": helm_rollback,
+    "helm.uninstall": helm_uninstall,
+    "helm.repo_add": helm_repo_add,
+    "helm.repo_update": helm_repo_update,
+    "istioctl.version_json": istioctl_version_json,
+    "istioctl.version_text": istioctl_version_text,
+    "istioctl.install": istioctl_install,
+    "istioctl.install_failed": istioctl_install_failed,
+    "istioctl.verify_install": istioctl_verify_install,
+    "istioctl.verify_install_failed": istioctl_verify_install_failed,
+    "istioctl.uninstall_purge": istioctl_uninstall_purge,
+    "linkerd.version_client_short": linkerd_version_client_short,
+    "linkerd.version": linkerd_version,
+    "linkerd.install_crds": linkerd_install_crds,
+    "linkerd.install": linkerd_install,
+    "linkerd.install_needs_crds": linkerd_install_needs_crds,
+    "linkerd.check": linkerd_check,
+    "linkerd.check_failed": linkerd_check_failed,
+    "linkerd.check_pre": linkerd_check_pre,
+    "linkerd.check_json": linkerd_check_json,
+    "linkerd.uninstall": linkerd_uninstall,
+}
+
+
+def render(name, params=None):
+    """The canned output `name` with params; KeyError names the unknown entry, TypeError a bad param."""
+    if name not in CANNED:
+        raise KeyError("unknown canned output %r (see canned.py --list)" % name)
+    return CANNED[name](**(params or {}))
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if argv[1] == "--list":
+        for name, fn in CANNED.items():
+            print("%-32s %s" % (name, (fn.__doc__ or "").strip().splitlines()[0]))
+        return 0
+    params = {}
+    for arg in argv[2:]:
+        if ":=" in arg:
+            key, value = arg.split(":=", 1)
+            params[key] = json.loads(value)
+        else:
+            key, value = arg.split("=", 1)
+            params[key] = value
+    print(json.dumps(render(argv[1], params), ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
