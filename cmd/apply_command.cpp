@@ -62,6 +62,11 @@ void AddApplyCommand(CLI::App& app, GlobalOptions& g, int* exit_code) {
       e.fields = {{"exit_code", result.exit_code}, {"run_id", result.run_id}};
       reporter->Emit(e);
     }
+    for (size_t i = 0; i < result.run.steps.size(); ++i) {
+      auto it = result.run.steps[i].outputs.find("html");
+      if (it != result.run.steps[i].outputs.end() && !it->second.empty())
+        reporter->Print("report: " + it->second);
+    }
     *exit_code = result.exit_code;
   });
 }

@@ -113,6 +113,7 @@ void ApplyRunner::Run(const StepKind& kind, StepContext& ctx, StepRecord& record
     }
     record.status = StepStatus::kFailed;
     record.reason = ErrorText(applied.error());
+    record.outputs = ctx.partial_outputs;
     if (ctx.Cancelled()) {
       record.status = StepStatus::kCancelled;
       return;

@@ -126,6 +126,14 @@ std::vector<RollbackOutcome> RunRollback(const Plan& plan, const Dag& dag, const
           progressed = true;
           continue;
         }
+        if (kind && !kind->CanRollback(step) && step.kind != "run") {
+          // Read-only kinds (checks, load tests, reports) changed nothing: nothing to say, but the
+          // steps they need may now go.
+          done[i] = RollbackOutcome::Result::kNoUndo;
+          it = pending.erase(it);
+          progressed = true;
+          continue;
+        }
         if (!kind || !kind->CanRollback(step) || it->second->data.is_null()) {
           record({i, RollbackOutcome::Result::kNoUndo, "the step defines no rollback"});
           it = pending.erase(it);

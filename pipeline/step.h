@@ -77,6 +77,9 @@ class StepContext {
   std::map<std::string, std::string> extra_env;  // e.g. KUBECONFIG from the plan's kube: block
   const RunView* run = nullptr;                   // the run so far (null outside a run)
   const Json* vars = nullptr;                     // the resolved plan vars (manifest templates see them)
+  /// Outputs a kind publishes even when Apply then fails (a load test whose thresholds failed still
+  /// has a summary the report shows).
+  mutable std::map<std::string, std::string> partial_outputs;
 
   const Json& With() const;
   /// A note from the step, shown with its id and written to its log.

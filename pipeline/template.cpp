@@ -45,6 +45,13 @@ Expected<Reference> ParseReference(std::string_view expr) {
   return ref;
 }
 
+bool IsRuntimeReference(std::string_view expr) {
+  expr = Trim(expr);
+  for (std::string_view root : {"request.", "worker.", "random."})
+    if (expr.substr(0, root.size()) == root) return true;
+  return false;
+}
+
 Expected<std::vector<Segment>> ParseTemplate(std::string_view text) {
   std::vector<Segment> out;
   size_t pos = 0;
@@ -57,7 +64,14 @@ Expected<std::vector<Segment>> ParseTemplate(std::string_view text) {
     if (open > pos) out.push_back({std::string(text.substr(pos, open - pos)), std::nullopt});
     size_t close = text.find("}}", open + 2);
     if (close == std::string_view::npos) return Fail("unclosed '{{' at offset " + std::to_string(open));
-    auto ref = ParseReference(text.substr(open + 2, close - open - 2));
+    std::string_view inner = text.substr(open + 2, close - open - 2);
+    if (IsRuntimeReference(inner)) {
+      // Left for the load-test engine, which fills these in per request.
+      out.push_back({std::string(text.substr(open, close + 2 - open)), std::nullopt});
+      pos = close + 2;
+      continue;
+    }
+    auto ref = ParseReference(inner);
     if (!ref) return tl::unexpected(ref.error());
     ref->offset = open;
     out.push_back({{}, std::move(*ref)});

@@ -33,6 +33,10 @@ struct Segment {
 /// Parses one reference expression ("vars.x", "steps.a.outputs.b"). Errors say what is expected.
 Expected<Reference> ParseReference(std::string_view expr);
 
+/// True for "request.*", "worker.*" and "random.*": references the load-test engine fills in per
+/// request. Plan rendering leaves them as they are.
+bool IsRuntimeReference(std::string_view expr);
+
 /// Splits a template into literals and references; fails on an unclosed "{{" or a bad reference.
 Expected<std::vector<Segment>> ParseTemplate(std::string_view text);
 

@@ -4,6 +4,9 @@
 #include "steps/k8s_apply.h"
 #include "steps/k8s_namespace.h"
 #include "steps/k8s_wait.h"
+#ifdef SLIPWAY_HAVE_LOADTEST
+#include "steps/loadtest_step.h"
+#endif
 #include "steps/notify.h"
 #include "steps/prereq.h"
 #include "steps/report.h"
@@ -27,6 +30,9 @@ pipeline::KindRegistry BuiltinKinds() {
   r.Register(std::make_unique<K8sWaitStep>());
   r.Register(std::make_unique<ReportStep>());
   r.Register(std::make_unique<SloStep>());
+#ifdef SLIPWAY_HAVE_LOADTEST
+  r.Register(std::make_unique<LoadtestStep>());
+#endif
   return r;
 }
 
