@@ -84,6 +84,31 @@ std::string Fingerprint(const std::string& kind, const Json& rendered, const std
   return h.HexDigest();
 }
 
+std::string ReferencedFilesDigest(const std::vector<std::filesystem::path>& files) {
+  if (files.empty()) return {};
+  Sha256 h;
+  for (const auto& f : files) {
+    h.Update(f.string());
+    h.Update(std::string_view("\0", 1));
+    std::ifstream in(f, std::ios::binary);
+    if (!in) {
+      h.Update(std::string_view("\1missing", 8));
+      continue;
+    }
+    char buf[1 << 14];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) h.Update(std::string_view(buf, static_cast<size_t>(in.gcount())));
+    h.Update(std::string_view("\0", 1));
+  }
+  return h.HexDigest();
+}
+
+std::string StepFingerprint(const StepKind* kind, const StepSpec& step, const Json& rendered,
+                            const std::filesystem::path& plan_dir) {
+  std::string extra;
+  if (kind) extra = ReferencedFilesDigest(kind->ReferencedFiles(step, rendered, plan_dir));
+  return Fingerprint(step.kind, rendered, extra);
+}
+
 void ApplyRunner::Run(const StepKind& kind, StepContext& ctx, StepRecord& record) {
   auto probe = kind.Check(ctx);
   if (!probe) {
@@ -366,7 +391,7 @@ RunResult Executor::Run() {
           continue;
         }
         rec.rendered = *rendered;
-        rec.fingerprint = Fingerprint(step.kind, rec.rendered);
+        rec.fingerprint = StepFingerprint(kind, step, rec.rendered, options_.plan_dir);
         if (observer_ && !kind->HasProbe(step)) {
           if (auto reused = observer_->Reuse(i, rec)) {
             rec = *reused;

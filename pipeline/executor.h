@@ -122,6 +122,14 @@ struct RunResult {
 /// of files it names, via `extra`). Hex.
 std::string Fingerprint(const std::string& kind, const Json& rendered, const std::string& extra = {});
 
+/// The digest of the files a step names (see StepKind::ReferencedFiles): path and content of each,
+/// in order; a missing or unreadable file counts as such (so creating it later changes the digest).
+std::string ReferencedFilesDigest(const std::vector<std::filesystem::path>& files);
+
+/// The full fingerprint of a step as it would run now: its rendered body plus the files it names.
+std::string StepFingerprint(const StepKind* kind, const StepSpec& step, const Json& rendered,
+                            const std::filesystem::path& plan_dir);
+
 /// Executes a validated plan.
 class Executor {
  public:

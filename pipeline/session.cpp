@@ -166,7 +166,7 @@ SessionResult ApplySession(const SessionInputs& in, EventSink& events) {
       auto want = in.saved_fingerprints->find(step.id);
       if (want == in.saved_fingerprints->end() || want->second.empty()) continue;
       auto body = ex.Render(step);
-      if (body && Fingerprint(step.kind, *body) != want->second) {
+      if (body && StepFingerprint(in.kinds->Find(step.kind), step, *body, opts.plan_dir) != want->second) {
         out.exit_code = kExitUsage;
         out.message = "saved plan is stale: step '" + step.id + "' would now run with different inputs";
         run.status = previous.run.status;

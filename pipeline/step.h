@@ -122,6 +122,16 @@ class StepKind {
   }
   /// Makes the change. A failure is an Error whose message says what went wrong.
   virtual Expected<ApplyResult> Apply(const StepContext& ctx) const = 0;
+  /// Files whose content belongs to the step's fingerprint (manifests, values files, template
+  /// sources, request bodies), as named by the rendered body; relative paths resolve against plan_dir.
+  /// A step is re-run when one of them changes even though its definition did not.
+  virtual std::vector<std::filesystem::path> ReferencedFiles(const StepSpec& step, const Json& rendered,
+                                                             const std::filesystem::path& plan_dir) const {
+    (void)step;
+    (void)rendered;
+    (void)plan_dir;
+    return {};
+  }
   /// Whether this step, as written, can be undone.
   virtual bool CanRollback(const StepSpec& step) const {
     (void)step;

@@ -52,6 +52,13 @@ std::string Key(const std::string& kind, const std::string& name, const std::str
 
 }  // namespace
 
+std::vector<std::filesystem::path> K8sApplyStep::ReferencedFiles(const pipeline::StepSpec&, const Json& rendered,
+                                                                 const std::filesystem::path& plan_dir) const {
+  auto ctx = BodyContext(rendered, plan_dir);
+  auto files = ExpandGlobs(ctx, GetStringList(ctx.With(), "manifests"));
+  return files ? *files : std::vector<std::filesystem::path>{};
+}
+
 Expected<std::string> RenderStepManifests(const pipeline::StepContext& ctx) {
   const Json& w = ctx.With();
   Json data = TemplateData(ctx);

@@ -33,6 +33,22 @@ std::string Number(double v) {
 
 }  // namespace
 
+// Request bodies read from files are part of what the test sends.
+std::vector<std::filesystem::path> LoadtestStep::ReferencedFiles(const pipeline::StepSpec&, const Json& rendered,
+                                                                 const std::filesystem::path& plan_dir) const {
+  std::vector<std::filesystem::path> out;
+  const Json* requests = nullptr;
+  if (auto w = rendered.find("with"); w != rendered.end() && w->is_object())
+    if (auto r = w->find("requests"); r != w->end() && r->is_array()) requests = &*r;
+  if (!requests) return out;
+  for (const auto& r : *requests) {
+    if (!r.is_object() || !r.contains("body_file") || !r["body_file"].is_string()) continue;
+    std::filesystem::path p = r["body_file"].get<std::string>();
+    out.push_back(p.is_absolute() || plan_dir.empty() ? p : plan_dir / p);
+  }
+  return out;
+}
+
 std::optional<std::vector<std::string>> LoadtestStep::Outputs(const pipeline::StepSpec&) const {
   return std::vector<std::string>{"summary_json", "p50_ms", "p90_ms", "p95_ms",  "p99_ms",  "max_ms",
                                   "rps",          "error_rate", "requests", "errors", "dropped", "thresholds_ok"};

@@ -14,6 +14,8 @@ class LoadtestStep : public pipeline::StepKind {
   void Validate(const pipeline::StepSpec& step, pipeline::Diagnostics& diag) const override;
   std::optional<std::vector<std::string>> Outputs(const pipeline::StepSpec&) const override;
   std::vector<std::string> Describe(const pipeline::StepContext& ctx) const override;
+  std::vector<std::filesystem::path> ReferencedFiles(const pipeline::StepSpec& step, const pipeline::Json& rendered,
+                                                     const std::filesystem::path& plan_dir) const override;
   Expected<pipeline::ApplyResult> Apply(const pipeline::StepContext& ctx) const override;
 };
 

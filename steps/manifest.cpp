@@ -57,10 +57,18 @@ Expected<std::vector<std::filesystem::path>> ExpandGlobs(const pipeline::StepCon
     std::string full = ctx.Resolve(pattern).string();
     glob_t g{};
     int rc = ::glob(full.c_str(), 0, nullptr, &g);
+    if ((rc == GLOB_NOMATCH || g.gl_pathc == 0) && pattern.rfind("templates/", 0) == 0) {
+      ::globfree(&g);
+      g = glob_t{};
+      full = (TemplatesDir() / pattern.substr(10)).string();
+      rc = ::glob(full.c_str(), 0, nullptr, &g);
+    }
     if (rc == GLOB_NOMATCH || g.gl_pathc == 0) {
       ::globfree(&g);
-      return Fail("manifests: '" + pattern + "' matches no file (looked in " +
-                  ctx.Resolve(pattern).parent_path().string() + ")");
+      std::string where = ctx.Resolve(pattern).parent_path().string();
+      if (pattern.rfind("templates/", 0) == 0)
+        where += " and " + (TemplatesDir() / pattern.substr(10)).parent_path().string();
+      return Fail("'" + pattern + "' matches no file (looked in " + where + ")");
     }
     std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + g.gl_pathc);
     ::globfree(&g);
@@ -69,6 +77,21 @@ Expected<std::vector<std::filesystem::path>> ExpandGlobs(const pipeline::StepCon
       if (seen.insert(m).second) out.emplace_back(m);
   }
   return out;
+}
+
+pipeline::StepContext BodyContext(const Json& rendered, const std::filesystem::path& plan_dir) {
+  pipeline::StepContext ctx;
+  ctx.body = rendered;
+  ctx.plan_dir = plan_dir;
+  return ctx;
+}
+
+std::filesystem::path LocalOrShipped(const pipeline::StepContext& ctx, const std::string& path) {
+  auto local = ctx.Resolve(path);
+  if (std::filesystem::exists(local)) return local;
+  std::filesystem::path rel = path.rfind("templates/", 0) == 0 ? path.substr(10) : path;
+  auto shipped = TemplatesDir() / rel;
+  return std::filesystem::exists(shipped) ? shipped : local;
 }
 
 std::filesystem::path TemplatesDir() {

@@ -23,9 +23,18 @@ Expected<std::string> RenderMustache(const std::string& text, const Json& data, 
 Json TemplateData(const pipeline::StepContext& ctx);
 
 /// Files matching the patterns (globs, relative to the plan directory), sorted, without duplicates.
-/// A pattern matching nothing is an error.
+/// A pattern matching nothing there that starts with `templates/` is looked up in the shipped
+/// templates (TemplatesDir()), so installed plans find theirs. A pattern matching nothing is an error.
 Expected<std::vector<std::filesystem::path>> ExpandGlobs(const pipeline::StepContext& ctx,
                                                          const std::vector<std::string>& patterns);
+
+/// A StepContext that only knows a rendered body and the plan directory: enough for ExpandGlobs,
+/// Resolve and With() when fingerprinting (StepKind::ReferencedFiles).
+pipeline::StepContext BodyContext(const Json& rendered, const std::filesystem::path& plan_dir);
+
+/// A path from the plan: relative to the plan directory when it exists there, else (for
+/// `templates/x` or `x`) in the shipped templates directory.
+std::filesystem::path LocalOrShipped(const pipeline::StepContext& ctx, const std::string& path);
 
 /// Where slipway's shipped templates are: $SLIPWAY_TEMPLATES, else <exe>/../share/slipway/templates,
 /// else the source tree's templates/.

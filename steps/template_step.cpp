@@ -19,14 +19,8 @@ std::optional<std::string> ReadText(const std::filesystem::path& p) {
   return buf.str();
 }
 
-std::filesystem::path Source(const pipeline::StepContext& ctx) {
-  std::string src = GetString(ctx.With(), "src");
-  auto local = ctx.Resolve(src);
-  if (std::filesystem::exists(local)) return local;
-  // "templates/demo/x" or "demo/x" from the shipped templates directory.
-  std::filesystem::path rel = src.rfind("templates/", 0) == 0 ? src.substr(10) : src;
-  return TemplatesDir() / rel;
-}
+// "templates/demo/x" or "demo/x" come from the shipped templates directory unless the plan has them.
+std::filesystem::path Source(const pipeline::StepContext& ctx) { return LocalOrShipped(ctx, GetString(ctx.With(), "src")); }
 
 Expected<std::string> Rendered(const pipeline::StepContext& ctx) {
   auto src = Source(ctx);
@@ -40,6 +34,11 @@ unsigned Mode(const pipeline::StepContext& ctx) {
 }
 
 }  // namespace
+
+std::vector<std::filesystem::path> TemplateStep::ReferencedFiles(const pipeline::StepSpec&, const Json& rendered,
+                                                                 const std::filesystem::path& plan_dir) const {
+  return {Source(BodyContext(rendered, plan_dir))};
+}
 
 void TemplateStep::Validate(const pipeline::StepSpec& step, pipeline::Diagnostics& diag) const {
   CheckWithKeys(step, diag, {"src", "dest", "values", "mode"}, {"src", "dest"});

@@ -16,6 +16,8 @@ class TemplateStep : public pipeline::StepKind {
     return std::vector<std::string>{"path"};
   }
   bool HasProbe(const pipeline::StepSpec&) const override { return true; }
+  std::vector<std::filesystem::path> ReferencedFiles(const pipeline::StepSpec& step, const pipeline::Json& rendered,
+                                                     const std::filesystem::path& plan_dir) const override;
   std::vector<std::string> Describe(const pipeline::StepContext& ctx) const override;
   Expected<pipeline::Probe> Check(const pipeline::StepContext& ctx) const override;
   Expected<pipeline::ApplyResult> Apply(const pipeline::StepContext& ctx) const override;

@@ -193,6 +193,48 @@ TEST_F(StateE2ETest, CtrlCDuringALongStepKillsTheGroupAndSavesState) {
       << Read("out.txt");
 }
 
+// A step's fingerprint covers the files it names (here a template's source), not only its definition.
+constexpr const char* kTemplatePlan = R"(steps:
+  - id: render
+    uses: template
+    with: {src: site.conf.mustache, dest: site.conf, values: {port: 8080}}
+  - id: reload
+    needs: [render]
+    shell: 'echo reload >> ran.txt'
+)";
+
+TEST_F(StateE2ETest, ChangingAFileAStepNamesReRunsItAndEverythingDownstream) {
+  Write("p.yaml", std::string(kHeader) + kTemplatePlan);
+  Write("site.conf.mustache", "listen {{ port }};\n");
+  auto first = Slipway({"apply", "p.yaml"});
+  ASSERT_EQ(first.exit_code, 0) << first.all();
+  std::string fp1 = State()["steps"]["render"]["fingerprint"];
+  auto second = Slipway({"apply", "p.yaml"});
+  ASSERT_EQ(second.exit_code, 0) << second.all();
+  EXPECT_EQ(Lines("ran.txt"), (std::vector<std::string>{"reload"})) << "nothing changed: reload is not run again";
+  EXPECT_EQ(State()["steps"]["render"]["fingerprint"], fp1);
+
+  Write("site.conf.mustache", "listen {{ port }} reuseport;\n");  // the plan file itself is untouched
+  auto third = Slipway({"apply", "p.yaml"});
+  ASSERT_EQ(third.exit_code, 0) << third.all();
+  EXPECT_EQ(Read("site.conf"), "listen 8080 reuseport;\n");
+  EXPECT_NE(State()["steps"]["render"]["fingerprint"], fp1);
+  EXPECT_EQ(Lines("ran.txt"), (std::vector<std::string>{"reload", "reload"})) << "downstream of a changed step re-runs";
+}
+
+TEST_F(StateE2ETest, SavedPlanIsStaleWhenAFileItsStepsNameChanged) {
+  Write("p.yaml", std::string(kHeader) + kTemplatePlan);
+  Write("site.conf.mustache", "listen {{ port }};\n");
+  auto saved = Slipway({"plan", "p.yaml", "--out", "saved.json"});
+  ASSERT_EQ(saved.exit_code, 0) << saved.all();
+  Write("site.conf.mustache", "listen {{ port }} ssl;\n");
+  auto stale = Slipway({"apply", "saved.json"});
+  EXPECT_EQ(stale.exit_code, 2) << stale.all();
+  EXPECT_NE(stale.all().find("saved plan is stale: step 'render' would now run with different inputs"), std::string::npos)
+      << stale.all();
+  EXPECT_FALSE(std::filesystem::exists(Path("site.conf"))) << "a refused saved plan changes nothing";
+}
+
 TEST_F(StateE2ETest, StaleSavedPlanIsRefused) {
   Write("p.yaml", std::string(kHeader) + "vars: {v: a}\nsteps:\n  - {id: a, run: [sh, -c, 'echo $0 >> ran.txt', \"{{ vars.v }}\"]}\n");
   auto saved = Slipway({"plan", "p.yaml", "--out", "saved.json"});

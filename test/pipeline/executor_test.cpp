@@ -575,5 +575,38 @@ TEST_F(ExecutorTest, FingerprintChangesWithKindAndBody) {
   EXPECT_NE(base, Fingerprint("fake", body, "file content"));
 }
 
+/// A kind naming one file (with.file) for the fingerprint.
+class FileKind : public StepKind {
+ public:
+  std::string Name() const override { return "file"; }
+  std::vector<std::string> Describe(const StepContext&) const override { return {}; }
+  Expected<ApplyResult> Apply(const StepContext&) const override { return ApplyResult{}; }
+  std::vector<std::filesystem::path> ReferencedFiles(const StepSpec&, const Json& rendered,
+                                                     const std::filesystem::path& plan_dir) const override {
+    return {plan_dir / rendered["with"]["file"].get<std::string>()};
+  }
+};
+
+TEST(StepFingerprintTest, CoversTheContentOfReferencedFilesAndTheirAbsence) {
+  TempDir tmp;
+  FileKind kind;
+  StepSpec step;
+  step.id = "s";
+  step.kind = "file";
+  Json body = {{"with", {{"file", "values.yaml"}}}};
+  std::string missing = StepFingerprint(&kind, step, body, tmp.Path());
+  slipway::testing::WriteFile(tmp.File("values.yaml"), "a: 1\n");
+  std::string v1 = StepFingerprint(&kind, step, body, tmp.Path());
+  slipway::testing::WriteFile(tmp.File("values.yaml"), "a: 2\n");
+  std::string v2 = StepFingerprint(&kind, step, body, tmp.Path());
+  EXPECT_NE(missing, v1);
+  EXPECT_NE(v1, v2);
+  EXPECT_EQ(v2, StepFingerprint(&kind, step, body, tmp.Path())) << "same content, same fingerprint";
+  slipway::testing::WriteFile(tmp.File("values.yaml"), "");
+  EXPECT_NE(StepFingerprint(&kind, step, body, tmp.Path()), missing) << "an empty file is not a missing one";
+  // Without referenced files the fingerprint is the plain one of the rendered body.
+  EXPECT_EQ(StepFingerprint(nullptr, step, body, tmp.Path()), Fingerprint("file", body));
+}
+
 }  // namespace
 }  // namespace slipway::pipeline
