@@ -41,19 +41,42 @@ bool IsGithubActions() {
 }
 
 void AddPlanInputs(CLI::App* sub, PlanOptions& o) {
-  sub->add_option("plan", o.plan, "The plan file (YAML)")->required();
-  sub->add_option("--set", o.sets, "Set a variable: NAME=VALUE (repeatable; highest precedence)");
-  sub->add_option("--values", o.values, "A YAML file of variable values (repeatable)");
-  sub->add_option("--profile", o.profile, "Apply the plan's named profile of variables");
-  sub->add_option("--secrets-file", o.secrets_files, "A file of SECRET=VALUE lines for {{ secrets.X }}");
+  sub->add_option("plan", o.plan, "The plan file (YAML), or a saved plan written by 'plan --out'")
+      ->required()
+      ->type_name("FILE");
+  sub->add_option("--set", o.sets, "Set a variable: NAME=VALUE (repeatable; highest precedence)")->type_name("NAME=VALUE");
+  sub->add_option("--values", o.values, "A YAML file of variable values (repeatable)")->type_name("FILE");
+  sub->add_option("--profile", o.profile, "Apply the plan's named profile of variables")->type_name("NAME");
+  sub->add_option("--secrets-file", o.secrets_files, "A file of SECRET=VALUE lines for {{ secrets.X }} (repeatable)")
+      ->type_name("FILE");
 }
 
 void AddSelection(CLI::App* sub, PlanOptions& o) {
   sub->add_flag("--skip-tests", o.skip_tests, "Skip steps tagged 'test' (their dependents still run)");
-  sub->add_option("--only", o.only, "Run only these steps (comma-separated ids) and what they need");
+  sub->add_option("--only", o.only, "Run only these steps (comma-separated ids) and what they need")->type_name("ID,...");
   sub->add_option("--output", o.output, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
   sub->add_option("--parallel", o.parallel, "Steps run at once (default: the plan's 'parallel', else CPUs)")
       ->check(CLI::PositiveNumber);
+}
+
+// GitHub workflow commands: data escapes %, CR and LF; property values also ':' and ','.
+static std::string GithubEscape(const std::string& s, bool property) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%')
+      out += "%25";
+    else if (c == '\r')
+      out += "%0D";
+    else if (c == '\n')
+      out += "%0A";
+    else if (property && c == ':')
+      out += "%3A";
+    else if (property && c == ',')
+      out += "%2C";
+    else
+      out += c;
+  }
+  return out;
 }
 
 static void PrintDiagnostics(const pipeline::Diagnostics& diag) {
@@ -62,8 +85,10 @@ static void PrintDiagnostics(const pipeline::Diagnostics& diag) {
     for (const auto& d : diag.Items()) {
       std::string where;
       if (d.loc.Known())
-        where = " file=" + d.loc.file + ",line=" + std::to_string(d.loc.line) + ",col=" + std::to_string(d.loc.column);
-      std::cout << "::error" << where << "::" << d.message << (d.hint.empty() ? "" : "; " + d.hint) << "\n";
+        where = " file=" + GithubEscape(d.loc.file, true) + ",line=" + std::to_string(d.loc.line) +
+                ",col=" + std::to_string(d.loc.column);
+      std::cout << "::error" << where << "::" << GithubEscape(d.message + (d.hint.empty() ? "" : "; " + d.hint), false)
+                << "\n";
     }
   }
 }

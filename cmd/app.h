@@ -96,5 +96,7 @@ void AddGraphCommand(CLI::App& app, GlobalOptions& g, int* exit_code);
 void AddVersionCommand(CLI::App& app, int* exit_code);
 void AddRollbackCommand(CLI::App& app, GlobalOptions& g, int* exit_code);
 void AddStatusCommand(CLI::App& app, GlobalOptions& g, int* exit_code);
+/// `completion bash|zsh`: generated from `app`'s definitions when it runs, so add it last.
+void AddCompletionCommand(CLI::App& app, int* exit_code);
 
 }  // namespace slipway::cmd

@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "cmd/github_actions.h"
 #include "cmd/run_plan.h"
 #include "pipeline/dry_run_output.h"
 
@@ -22,13 +23,10 @@ void AddApplyCommand(CLI::App& app, GlobalOptions& g, int* exit_code) {
   sub->add_option("--lock-timeout", opts->lock_timeout, "Wait this long for another run's lock (default: fail at once)");
   sub->callback([opts, &g, exit_code] {
     auto loaded = LoadAndValidate(*opts, g);
-    if (!loaded) {
+    auto only = loaded ? ParseOnly(opts->only, loaded->plan) : std::nullopt;
+    if (!loaded || !only) {
       *exit_code = kUsage;
-      return;
-    }
-    auto only = ParseOnly(opts->only, loaded->plan);
-    if (!only) {
-      *exit_code = kUsage;
+      if (IsGithubActions()) github::PublishInvalid(*opts, *exit_code, opts->dry_run ? "apply --dry-run" : "apply");
       return;
     }
     if (opts->dry_run) {
@@ -67,6 +65,7 @@ void AddApplyCommand(CLI::App& app, GlobalOptions& g, int* exit_code) {
       if (it != result.run.steps[i].outputs.end() && !it->second.empty())
         reporter->Print("report: " + it->second);
     }
+    if (IsGithubActions()) github::PublishApply(*loaded, *opts, result);
     *exit_code = result.exit_code;
   });
 }

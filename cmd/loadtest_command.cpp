@@ -234,7 +234,8 @@ void AddLoadtestCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--threads", o->threads, "Engine threads (default: from the load and the CPUs)");
   sub->add_option("--output", o->output, "Output format: text or json")->check(CLI::IsMember({"text", "json"}));
   sub->add_flag("--insecure", o->insecure, "Do not verify TLS certificates");
-  sub->add_option("--config", o->config, "A loadtest config: YAML or JSON with the keys of a loadtest step's with:");
+  sub->add_option("--config", o->config, "A loadtest config: YAML or JSON with the keys of a loadtest step's with:")
+      ->type_name("FILE");
   sub->add_flag("--worker", o->worker, "Run one worker's share and print only its result JSON (used by scale-out)");
   sub->add_option("--worker-index", o->worker_index, "This worker's index (default: $JOB_COMPLETION_INDEX or 0)")
       ->group("");

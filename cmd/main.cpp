@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", global.verbose, "Show debug events");
   app.add_flag("-q,--quiet", global.quiet, "Show only warnings, errors and the summary");
   app.add_flag("--no-color", global.no_color, "Never color the output");
-  app.add_option("--state", global.state_dir, "Directory for checkpoint state, locks and logs (default .slipway)");
+  app.add_option("--state", global.state_dir, "Directory for checkpoint state, locks and logs (default .slipway)")
+      ->type_name("DIR");
   AddValidateCommand(app, global, &exit_code);
   AddPlanCommand(app, global, &exit_code);
   AddApplyCommand(app, global, &exit_code);
@@ -33,6 +34,11 @@ int main(int argc, char** argv) {
 #ifdef SLIPWAY_HAVE_LOADTEST
   AddLoadtestCommand(app, &exit_code);
 #endif
+  // The global options are accepted after any subcommand too (fallthrough); say so in each --help.
+  for (auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    sub->footer("Global options (also accepted here): --log-format text|json, -v/--verbose, -q/--quiet, "
+                "--no-color, --state DIR; see 'slipway --help'.");
+  AddCompletionCommand(app, &exit_code);  // last: it describes every command added before it
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

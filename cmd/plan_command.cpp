@@ -3,6 +3,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cmd/github_actions.h"
 #include "cmd/run_plan.h"
 #include "pipeline/dry_run_output.h"
 #include "pipeline/duration.h"
@@ -84,21 +85,31 @@ int RunDryRun(const LoadedPlan& loaded, const PlanOptions& o, const GlobalOption
     std::cout << pipeline::DryRunJson(loaded.plan, loaded.dag, result, *loaded.masker).dump(2) << "\n";
   else
     std::cout << pipeline::DryRunText(loaded.plan, loaded.dag, result, *loaded.masker);
+  int code = kOk;
   if (!o.out.empty()) {
     auto state = pipeline::LoadState(g.state_dir, loaded.plan.name);
     uint64_t revision = state ? state->revision : 0;
     std::string text = loaded.masker->Mask(SavedPlan(loaded, o, result, revision).dump(2)) + "\n";
     if (auto w = pipeline::WriteFileAtomically(o.out, text, 0600); !w) {
       std::cerr << "error: --out: " << w.error().message << "\n";
-      return kUsage;
+      code = kUsage;
+    } else if (o.output != "json") {
+      std::cout << "saved plan written to " << o.out << "; run it with 'slipway apply " << o.out << "'\n";
     }
-    if (o.output != "json") std::cout << "saved plan written to " << o.out << "; run it with 'slipway apply " << o.out << "'\n";
   }
-  bool errors = false;
-  for (const auto& r : result.steps) errors |= r.status == pipeline::StepStatus::kFailed;
-  if (errors) return kStepFailed;
-  if (o.detailed_exitcode && pipeline::ChangesPending(result)) return 2;
-  return kOk;
+  if (code == kOk) {
+    bool errors = false;
+    for (const auto& r : result.steps) errors |= r.status == pipeline::StepStatus::kFailed;
+    if (errors)
+      code = kStepFailed;
+    else if (o.detailed_exitcode && pipeline::ChangesPending(result))
+      code = 2;
+  }
+  if (IsGithubActions()) {
+    std::cout << std::flush;
+    github::PublishDryRun(loaded, o, result, code, o.dry_run ? "apply --dry-run" : "plan");
+  }
+  return code;
 }
 
 void AddPlanCommand(CLI::App& app, GlobalOptions& g, int* exit_code) {
@@ -108,17 +119,15 @@ void AddPlanCommand(CLI::App& app, GlobalOptions& g, int* exit_code) {
   AddSelection(sub, *opts);
   sub->add_flag("--detailed-exitcode", opts->detailed_exitcode,
                 "Exit 0 when nothing would change, 2 when changes are pending, 1 on error");
-  sub->add_option("--out", opts->out, "Save the rendered plan to this file; 'slipway apply FILE' runs exactly it");
+  sub->add_option("--out", opts->out, "Save the rendered plan to this file; 'slipway apply FILE' runs exactly it")
+      ->type_name("FILE");
   sub->add_flag("--fresh", opts->fresh, "Ignore the checkpoint state");
   sub->callback([opts, &g, exit_code] {
     auto loaded = LoadAndValidate(*opts, g);
-    if (!loaded) {
+    auto only = loaded ? ParseOnly(opts->only, loaded->plan) : std::nullopt;
+    if (!loaded || !only) {
       *exit_code = kUsage;
-      return;
-    }
-    auto only = ParseOnly(opts->only, loaded->plan);
-    if (!only) {
-      *exit_code = kUsage;
+      if (IsGithubActions()) github::PublishInvalid(*opts, *exit_code, "plan");
       return;
     }
     *exit_code = RunDryRun(*loaded, *opts, g, *only);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs slipway's build and test dependencies from Debian's archive.
 # Idempotent: packages already present are left alone; apt-get update runs only when needed.
-#   packaging/install-deps.sh          build + test dependencies
-#   packaging/install-deps.sh --ci     also the heavier test-only tools (chromium)
+#   packaging/install-deps.sh              build + test dependencies
+#   packaging/install-deps.sh --ci         also the test-only tools (chromium, xmllint, zsh)
+#   packaging/install-deps.sh --build-only only what building slipway needs (Dockerfile, action.yml)
 set -euo pipefail
 
 build_pkgs=(
@@ -13,10 +14,14 @@ build_pkgs=(
 )
 # Real components the tests and the local demo start on 127.0.0.1.
 runtime_pkgs=(nginx-light prometheus wrk hey openssl curl python3 ca-certificates procps bc make)
-ci_pkgs=(chromium)
+ci_pkgs=(chromium libxml2-utils zsh)
 
-want=("${build_pkgs[@]}" "${runtime_pkgs[@]}")
-[[ "${1:-}" == "--ci" ]] && want+=("${ci_pkgs[@]}")
+case "${1:-}" in
+  "") want=("${build_pkgs[@]}" "${runtime_pkgs[@]}") ;;
+  --ci) want=("${build_pkgs[@]}" "${runtime_pkgs[@]}" "${ci_pkgs[@]}") ;;
+  --build-only) want=("${build_pkgs[@]}") ;;
+  *) echo "usage: $0 [--ci | --build-only]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

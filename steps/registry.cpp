@@ -1,5 +1,6 @@
 #include "steps/registry.h"
 
+#include "steps/helm_release.h"
 #include "steps/http_check.h"
 #include "steps/k8s_apply.h"
 #include "steps/k8s_namespace.h"
@@ -7,6 +8,8 @@
 #ifdef SLIPWAY_HAVE_LOADTEST
 #include "steps/loadtest_step.h"
 #endif
+#include "steps/mesh_istio.h"
+#include "steps/mesh_linkerd.h"
 #include "steps/notify.h"
 #include "steps/prereq.h"
 #include "steps/report.h"
@@ -14,19 +17,6 @@
 #include "steps/service.h"
 #include "steps/slo.h"
 #include "steps/template_step.h"
-// TEMPORARY while helpers write these kinds (lead replaces with plain includes before commit).
-#if __has_include("steps/helm_release.h")
-#include "steps/helm_release.h"
-#define SLIPWAY_HAVE_HELM 1
-#endif
-#if __has_include("steps/mesh_istio.h")
-#include "steps/mesh_istio.h"
-#define SLIPWAY_HAVE_ISTIO 1
-#endif
-#if __has_include("steps/mesh_linkerd.h")
-#include "steps/mesh_linkerd.h"
-#define SLIPWAY_HAVE_LINKERD 1
-#endif
 
 namespace slipway::steps {
 
@@ -46,15 +36,9 @@ pipeline::KindRegistry BuiltinKinds() {
 #ifdef SLIPWAY_HAVE_LOADTEST
   r.Register(std::make_unique<LoadtestStep>());
 #endif
-#ifdef SLIPWAY_HAVE_HELM
   r.Register(std::make_unique<HelmReleaseStep>());
-#endif
-#ifdef SLIPWAY_HAVE_ISTIO
   r.Register(std::make_unique<MeshIstioStep>());
-#endif
-#ifdef SLIPWAY_HAVE_LINKERD
   r.Register(std::make_unique<MeshLinkerdStep>());
-#endif
   return r;
 }
 

@@ -585,6 +585,7 @@ Expected<pipeline::ApplyResult> SloStep::Apply(const pipeline::StepContext& ctx)
       // "score 50 % is below ..." already says the score; otherwise lead with it.
       std::string why = !gate.reasons.empty() && gate.reasons.front().rfind("score ", 0) == 0 ? reasons.substr(2)
                                                                                                : score + reasons;
+      ctx.partial_outputs = result.outputs;  // the report shows the failed gate's table too
       return Fail("SLO gate failed (" + why + "): " + list);
     }
     result.summary = "SLO gate " + slo::OutcomeText(gate.outcome) + ": " + score + ", " + std::to_string(passed) + "/" +
