@@ -122,6 +122,7 @@ void ApplyRunner::Run(const StepKind& kind, StepContext& ctx, StepRecord& record
     record.probed = true;
     record.probe_detail = probe->detail;
     record.reason = probe->detail.empty() ? "already in the desired state" : probe->detail;
+    record.outputs = probe->outputs;
     return;
   }
   RetryPolicy retries = ctx.plan->RetriesOf(*ctx.spec);
@@ -168,6 +169,7 @@ void DryRunRunner::Run(const StepKind& kind, StepContext& ctx, StepRecord& recor
   record.probed = probe->state != Probe::State::kUnknown;
   record.probe_detail = probe->detail;
   record.status = probe->state == Probe::State::kInSync ? StepStatus::kUnchanged : StepStatus::kWouldRun;
+  if (probe->state == Probe::State::kInSync) record.outputs = probe->outputs;
 }
 
 Executor::Executor(const Plan& plan, const Dag& dag, const KindRegistry& kinds, const Json& vars,

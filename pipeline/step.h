@@ -23,8 +23,14 @@ enum class Mode { kApply, kDryRun };
 /// The answer of a read-only probe.
 struct Probe {
   enum class State { kInSync, kChanges, kUnknown };
+  Probe() = default;
+  Probe(State s, std::string d, std::map<std::string, std::string> o = {})
+      : state(s), detail(std::move(d)), outputs(std::move(o)) {}
   State state = State::kUnknown;
   std::string detail;  // "namespace shop exists with the wanted labels", "would create ..."
+  /// What a step found in sync publishes, read from the world (the outputs Apply would have given),
+  /// so dependents can use them on a first or --fresh run too.
+  std::map<std::string, std::string> outputs;
 };
 
 /// What applying a step did.

@@ -463,7 +463,7 @@ Expected<pipeline::Probe> HelmReleaseStep::Check(const pipeline::StepContext& ct
   bool dry = ctx.mode == pipeline::Mode::kDryRun;
   auto live = GetRelease(ctx, s);
   if (!live) {
-    if (dry) return pipeline::Probe{State::kUnknown, "not checked: " + live.error().message};
+    if (dry) return NotChecked(live.error());
     return tl::unexpected(live.error());
   }
   if (!live->exists)
@@ -471,7 +471,7 @@ Expected<pipeline::Probe> HelmReleaseStep::Check(const pipeline::StepContext& ct
                                                 (s.version.empty() ? "" : " " + s.version) + ") in namespace " + s.ns};
   auto current = GetUserValues(ctx, s);
   if (!current) {
-    if (dry) return pipeline::Probe{State::kUnknown, "not checked: " + current.error().message};
+    if (dry) return NotChecked(current.error());
     return tl::unexpected(current.error());
   }
   std::vector<std::string> diffs;
@@ -483,7 +483,11 @@ Expected<pipeline::Probe> HelmReleaseStep::Check(const pipeline::StepContext& ct
   std::string where = " (revision " + std::to_string(live->revision) + ", chart " + live->chart_name + " " +
                       live->chart_version + ")";
   if (diffs.empty())
-    return pipeline::Probe{State::kInSync, "release " + s.name + " is deployed" + where + " with the same values"};
+    return pipeline::Probe{State::kInSync, "release " + s.name + " is deployed" + where + " with the same values",
+                           {{"revision", std::to_string(live->revision)},
+                            {"status", live->status},
+                            {"chart_version", live->chart_version},
+                            {"values_digest", have}}};
   std::string what;
   for (const auto& d : diffs) what += (what.empty() ? "" : "; ") + d;
   return pipeline::Probe{State::kChanges, "would upgrade release " + s.name + where + ": " + what};

@@ -88,7 +88,8 @@ Expected<pipeline::Probe> K8sNamespaceStep::Check(const pipeline::StepContext& c
   auto labels = Missing(GetStringMap(w, "labels"), live->labels);
   auto annotations = Missing(GetStringMap(w, "annotations"), live->annotations);
   if (labels.empty() && annotations.empty())
-    return pipeline::Probe{pipeline::Probe::State::kInSync, "namespace " + name + " exists with the wanted labels"};
+    return pipeline::Probe{pipeline::Probe::State::kInSync, "namespace " + name + " exists with the wanted labels",
+                           {{"name", name}, {"created", "false"}}};
   std::string what = "would change namespace " + name + ":";
   if (!labels.empty()) what += " labels " + Pairs(labels);
   if (!annotations.empty()) what += " annotations " + Pairs(annotations);

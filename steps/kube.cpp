@@ -71,4 +71,11 @@ std::string ClusterUnreachable(const pipeline::StepContext& ctx) {
   return {};
 }
 
+pipeline::Probe NotChecked(const Error& why) {
+  bool missing_tool = why.message.find("not found on PATH") != std::string::npos;
+  return pipeline::Probe{pipeline::Probe::State::kUnknown,
+                         missing_tool ? "not checked: " + why.message
+                                      : "not checked: cluster unreachable (" + why.message + ")"};
+}
+
 }  // namespace slipway::steps

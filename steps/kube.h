@@ -25,6 +25,10 @@ Expected<pipeline::ProcessResult> RunQuiet(const pipeline::StepContext& ctx, std
 /// A failed command as an Error: "kubectl apply ...: exit 1: <last stderr lines>".
 Error CommandError(const std::vector<std::string>& argv, const pipeline::ProcessResult& r);
 
+/// The dry-run probe's answer when the world could not be looked at: "not checked: cluster
+/// unreachable (why)", or "not checked: why" when the tool itself is missing.
+pipeline::Probe NotChecked(const Error& why);
+
 /// Is the cluster reachable? ("" when yes, else why not.) Uses `kubectl version -o json` with a short timeout.
 std::string ClusterUnreachable(const pipeline::StepContext& ctx);
 

@@ -102,13 +102,6 @@ Expected<void> PipeIntoKubectl(const pipeline::StepContext& ctx, const std::vect
   return {};
 }
 
-pipeline::Probe NotChecked(const Error& why) {
-  bool missing_tool = why.message.find("not found on PATH") != std::string::npos;
-  return pipeline::Probe{pipeline::Probe::State::kUnknown,
-                         missing_tool ? "not checked: " + why.message
-                                      : "not checked: cluster unreachable (" + why.message + ")"};
-}
-
 std::string QuotePipe(const std::vector<std::string>& producer, const std::vector<std::string>& consumer) {
   return pipeline::QuoteArgv(producer) + " | " + pipeline::QuoteArgv(consumer);
 }

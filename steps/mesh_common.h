@@ -60,9 +60,6 @@ Expected<void> PipeIntoKubectl(const pipeline::StepContext& ctx, const std::vect
                                const std::vector<std::string>& kubectl, std::chrono::milliseconds timeout,
                                EmptyOutput empty = EmptyOutput::kError);
 
-/// The dry-run probe's answer when the world could not be looked at: "not checked: cluster
-/// unreachable (why)", or "not checked: why" when the tool itself is missing.
-pipeline::Probe NotChecked(const Error& why);
 
 /// "a | b" for Describe: both argv quoted.
 std::string QuotePipe(const std::vector<std::string>& producer, const std::vector<std::string>& consumer);

@@ -430,7 +430,10 @@ Expected<pipeline::Probe> MeshIstioStep::Check(const pipeline::StepContext& ctx)
   size_t authz = 0;
   for (const auto& o : world->objects) authz += o.kind == "AuthorizationPolicy" ? 1 : 0;
   if (authz > 0) detail += "; " + std::to_string(authz) + " AuthorizationPolicy present";
-  return pipeline::Probe{pipeline::Probe::State::kInSync, detail};
+  return pipeline::Probe{pipeline::Probe::State::kInSync, detail,
+                         {{"version", world->mesh_version},
+                          {"installed", "false"},
+                          {"mtls", s.ns.empty() ? "UNSET" : world->peer_mode}}};
 }
 
 Expected<pipeline::ApplyResult> MeshIstioStep::Apply(const pipeline::StepContext& ctx) const {

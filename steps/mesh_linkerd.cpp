@@ -360,7 +360,11 @@ Expected<pipeline::Probe> MeshLinkerdStep::Check(const pipeline::StepContext& ct
     case Action::kNone:
       break;
   }
-  return pipeline::Probe{pipeline::Probe::State::kInSync, "linkerd " + v->server + " installed"};
+  pipeline::Probe in_sync{pipeline::Probe::State::kInSync, "linkerd " + v->server + " installed",
+                          {{"version", v->server}, {"installed", "false"}, {"trust_anchor_fingerprint", ""}}};
+  if (Certs c = CertPaths(ctx, s); Exists(c.ca_crt))
+    if (auto fp = Fingerprint(ctx, c.ca_crt)) in_sync.outputs["trust_anchor_fingerprint"] = *fp;
+  return in_sync;
 }
 
 Expected<pipeline::ApplyResult> MeshLinkerdStep::Apply(const pipeline::StepContext& ctx) const {

@@ -63,7 +63,7 @@ Expected<pipeline::Probe> TemplateStep::Check(const pipeline::StepContext& ctx) 
   auto dest = ctx.Resolve(GetString(ctx.With(), "dest"));
   auto current = ReadText(dest);
   if (current && *current == *text)
-    return pipeline::Probe{pipeline::Probe::State::kInSync, dest.string() + " is up to date"};
+    return pipeline::Probe{pipeline::Probe::State::kInSync, dest.string() + " is up to date", {{"path", dest.string()}}};
   return pipeline::Probe{pipeline::Probe::State::kChanges,
                          current ? "would update " + dest.string() : "would create " + dest.string()};
 }

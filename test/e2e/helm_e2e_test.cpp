@@ -321,9 +321,10 @@ TEST_F(HelmReleaseWithRecordingFakeHelmTest, DryRunWithTheClusterUnreachableSays
                           {"exit", 1}});
   auto r = Run({"plan", "p.yaml"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
-  EXPECT_NE(r.out.find("  + prom (helm.release): would run\n      not checked: helm status prometheus -n ...: exit 1: "
+  EXPECT_NE(r.out.find("  + prom (helm.release): would run\n      not checked: cluster unreachable (helm status prometheus -n ...: "
+                       "exit 1: "
                        "Error: Kubernetes cluster unreachable: Get \"https://127.0.0.1:6443/version\": dial tcp "
-                       "127.0.0.1:6443: connect: connection refused\n"),
+                       "127.0.0.1:6443: connect: connection refused)\n"),
             std::string::npos)
       << r.out;
   EXPECT_EQ(fakes_->Missing(), std::vector<std::string>{});

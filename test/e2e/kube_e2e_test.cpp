@@ -63,6 +63,28 @@ TEST_F(KubeKindsWithTestApiServerTest, NamespaceCreateThenUnchangedThenRollbackD
   EXPECT_NE(failing.out.find("[namespace] rolled back"), std::string::npos) << failing.out;
 }
 
+TEST_F(KubeKindsWithTestApiServerTest, AStepFoundInSyncStillPublishesItsOutputsOnAFreshRun) {
+  Write("p.yaml", R"(apiVersion: slipway/v1
+kind: Plan
+metadata: {name: ns}
+steps:
+  - id: namespace
+    uses: k8s.namespace
+    with: {name: shop, labels: {team: a}}
+  - id: use
+    needs: [namespace]
+    run: [sh, -c, 'echo "$0 $1" > used.txt', "{{ steps.namespace.outputs.name }}", "{{ steps.namespace.outputs.created }}"]
+)");
+  auto pre = server_->Request("POST", "/api/v1/namespaces",
+                              R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop","labels":{"team":"a"}}})");
+  ASSERT_TRUE(pre && pre->status == 201) << (pre ? pre->body : pre.error().message);
+  // No earlier run to take outputs from: the probe itself publishes them.
+  auto r = Run({"apply", "p.yaml", "--fresh"});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_NE(r.out.find("[namespace] unchanged"), std::string::npos) << r.out;
+  EXPECT_EQ(Read("used.txt"), "shop false\n");
+}
+
 TEST_F(KubeKindsWithTestApiServerTest, NamespaceRollbackRestoresLabelsOfAnExistingNamespace) {
   Write("p.yaml", std::string(kNamespacePlan).replace(std::string(kNamespacePlan).find("vars: {ns: shop}"), 16,
                                                       "vars: {ns: shop, fail: \"no\"}"));
