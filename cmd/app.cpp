@@ -59,37 +59,11 @@ void AddSelection(CLI::App* sub, PlanOptions& o) {
       ->check(CLI::PositiveNumber);
 }
 
-// GitHub workflow commands: data escapes %, CR and LF; property values also ':' and ','.
-static std::string GithubEscape(const std::string& s, bool property) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%')
-      out += "%25";
-    else if (c == '\r')
-      out += "%0D";
-    else if (c == '\n')
-      out += "%0A";
-    else if (property && c == ':')
-      out += "%3A";
-    else if (property && c == ',')
-      out += "%2C";
-    else
-      out += c;
-  }
-  return out;
-}
-
 static void PrintDiagnostics(const pipeline::Diagnostics& diag) {
   std::cerr << diag.Format();
   if (IsGithubActions()) {
-    for (const auto& d : diag.Items()) {
-      std::string where;
-      if (d.loc.Known())
-        where = " file=" + GithubEscape(d.loc.file, true) + ",line=" + std::to_string(d.loc.line) +
-                ",col=" + std::to_string(d.loc.column);
-      std::cout << "::error" << where << "::" << GithubEscape(d.message + (d.hint.empty() ? "" : "; " + d.hint), false)
-                << "\n";
-    }
+    for (const auto& d : diag.Items())
+      std::cout << pipeline::GithubErrorCommand(d.loc, d.message + (d.hint.empty() ? "" : "; " + d.hint)) << "\n";
   }
 }
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "pipeline/dry_run_output.h"
+#include "pipeline/events.h"
 
 namespace slipway::cmd::github {
 
@@ -50,7 +51,9 @@ std::string Fence(const std::string& text) {
   return std::string(std::max<size_t>(3, longest + 1), '`');
 }
 
-void Warn(const std::string& what) { std::cout << "::warning::slipway: " << what << "\n" << std::flush; }
+void Warn(const std::string& what) {
+  std::cout << "::warning::slipway: " << pipeline::GithubEscape(what, false) << "\n" << std::flush;
+}
 
 void Append(const char* var, const std::string& text) {
   if (auto r = AppendToFileIn(var, text); !r) Warn(r.error().message);

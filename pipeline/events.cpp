@@ -29,9 +29,9 @@ static const char* LevelName(Level l) {
   return "info";
 }
 
-// GitHub workflow commands need %, \r and \n escaped in their message.
-static std::string GithubEscape(const std::string& s) {
+std::string GithubEscape(std::string_view s, bool property) {
   std::string out;
+  out.reserve(s.size());
   for (char c : s) {
     if (c == '%')
       out += "%25";
@@ -39,10 +39,22 @@ static std::string GithubEscape(const std::string& s) {
       out += "%0D";
     else if (c == '\n')
       out += "%0A";
+    else if (property && c == ':')
+      out += "%3A";
+    else if (property && c == ',')
+      out += "%2C";
     else
       out += c;
   }
   return out;
+}
+
+std::string GithubErrorCommand(const SourceLoc& loc, std::string_view message) {
+  std::string where;
+  if (loc.Known())
+    where = " file=" + GithubEscape(loc.file, true) + ",line=" + std::to_string(loc.line) +
+            ",col=" + std::to_string(loc.column);
+  return "::error" + where + "::" + GithubEscape(message, false);
 }
 
 Reporter::Reporter(std::shared_ptr<spdlog::logger> logger, const Masker& masker, ReporterOptions options)
@@ -145,19 +157,11 @@ void Reporter::Emit(const Event& e) {
     for (const auto& l : group_buffer_[e.step]) Write(l);
     group_buffer_.erase(e.step);
     Write("::endgroup::");
-    if (e.level == Level::kError) {
-      std::string where = e.loc.Known() ? " file=" + e.loc.file + ",line=" + std::to_string(e.loc.line) +
-                                              ",col=" + std::to_string(e.loc.column)
-                                        : "";
-      Write("::error" + where + "::" + GithubEscape(e.step + " " + message));
-    }
+    if (e.level == Level::kError) Write(GithubErrorCommand(e.loc, e.step + " " + message));
     return;
   }
   if (options_.github && e.level == Level::kError) {
-    std::string where = e.loc.Known() ? " file=" + e.loc.file + ",line=" + std::to_string(e.loc.line) +
-                                            ",col=" + std::to_string(e.loc.column)
-                                      : "";
-    Write("::error" + where + "::" + GithubEscape(message));
+    Write(GithubErrorCommand(e.loc, message));
     return;
   }
   if (e.name == "step_started" && options_.verbosity < 1 && options_.live) {

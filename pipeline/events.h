@@ -125,4 +125,10 @@ class RecordingSink : public EventSink {
 /// "2026-11-23T13:45:12.123Z"
 std::string IsoTimestamp(std::chrono::system_clock::time_point t = std::chrono::system_clock::now());
 
+/// Escapes text for a GitHub workflow command: a message escapes %, CR and LF; a property value
+/// (`file=...`) also ':' and ','.
+std::string GithubEscape(std::string_view s, bool property);
+/// "::error file=F,line=L,col=C::message" (no location part when `loc` is unknown), escaped.
+std::string GithubErrorCommand(const SourceLoc& loc, std::string_view message);
+
 }  // namespace slipway::pipeline
