@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <stdexcept>
 
 #include "steps/http_client.h"
 #include "steps/kube.h"
@@ -12,12 +13,18 @@
 namespace slipway::steps {
 
 std::vector<int> ParseVersion(const std::string& text) {
-  static const std::regex kVersion(R"((\d+)\.(\d+)(?:\.(\d+))?)");
+  // The first dotted number that stands on its own: not part of a longer dotted run such as an
+  // IP address ("10.0.0.1") that a tool may print before its version.
+  static const std::regex kVersion(R"((?:^|[^\d.])(\d+)\.(\d+)(?:\.(\d+))?(?!\.?\d))");
   std::smatch m;
   if (!std::regex_search(text, m, kVersion)) return {};
-  std::vector<int> v{std::stoi(m[1]), std::stoi(m[2])};
-  v.push_back(m[3].matched ? std::stoi(m[3]) : 0);
-  return v;
+  try {
+    std::vector<int> v{std::stoi(m[1]), std::stoi(m[2])};
+    v.push_back(m[3].matched ? std::stoi(m[3]) : 0);
+    return v;
+  } catch (const std::out_of_range&) {
+    return {};
+  }
 }
 
 static int Compare(const std::vector<int>& a, const std::vector<int>& b) {
@@ -70,6 +77,12 @@ std::vector<std::string> VersionArgv(const std::string& tool) {
   if (tool == "helm") return {"helm", "version", "--short"};
   if (tool == "istioctl") return {"istioctl", "version", "--remote=false"};
   if (tool == "linkerd") return {"linkerd", "version", "--client", "--short"};
+  // Tools whose --version is not the way to ask (or needs a server).
+  if (tool == "velero") return {"velero", "version", "--client-only"};
+  if (tool == "argocd") return {"argocd", "version", "--client", "--short"};
+  if (tool == "flux") return {"flux", "version", "--client"};
+  if (tool == "kustomize" || tool == "k6" || tool == "go") return {tool, "version"};
+  if (tool == "java") return {"java", "-version"};
   return {tool, "--version"};
 }
 
