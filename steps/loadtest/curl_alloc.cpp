@@ -19,7 +19,9 @@ constexpr std::size_t kHeader = 16;
 constexpr std::uint32_t kLarge = 0xFFFFFFFF;
 constexpr int kSmallClasses = 16;  // 32, 64, ..., 512 bytes (header included)
 constexpr int kClasses = kSmallClasses + 6;  // then 1, 2, 4, 8, 16 KiB and 16 KiB + 64 (libcurl's buffer)
-constexpr std::size_t kCacheBytesPerClass = 256 * 1024;  // what a thread keeps per class at most
+constexpr std::size_t kCacheBytesPerClass = 256 * 1024;  // what a thread keeps per class at most,
+constexpr std::size_t kCacheBlocksPerClass = 160;           // unless fewer blocks than this: libcurl takes a
+                                                            // 16 KiB buffer per transfer, one per connection
 
 std::size_t ClassSize(int c) {
   if (c < kSmallClasses) return static_cast<std::size_t>(c + 1) * 32;
@@ -99,7 +101,7 @@ void Free(void* p) {
       t_cache.registered = true;
       pthread_setspecific(g_exit_key, &t_cache);
     }
-    if (t_cache.count[c] * ClassSize(c) < kCacheBytesPerClass) {
+    if (t_cache.count[c] < kCacheBlocksPerClass || t_cache.count[c] * ClassSize(c) < kCacheBytesPerClass) {
       auto* node = static_cast<Node*>(raw);
       node->next = t_cache.head[c];
       t_cache.head[c] = node;

@@ -172,8 +172,9 @@ Engine::~Engine() {
   for (auto& s : slots_) {
     if (s->in_flight && multi_) curl_multi_remove_handle(multi_, s->easy);
   }
-  slots_.clear();  // easy handles go before the multi handle
+  slots_.clear();  // easy handles go before the multi handle and the URL handles they point to
   if (multi_) curl_multi_cleanup(multi_);
+  for (CURLU* u : parsed_urls_) curl_url_cleanup(u);
   if (epfd_ >= 0) close(epfd_);
 }
 
@@ -187,6 +188,20 @@ Expected<void> Engine::Init() {
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Engine::OnTimer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   fds_.resize(1024);
+  for (const CompiledRequest& cr : plan_.requests) {
+    CURLU* u = nullptr;
+    if (!cr.dynamic_url) {
+      u = curl_url();
+      // Parsed the way libcurl parses CURLOPT_URL, so a URL it would take is taken here too; one it would
+      // refuse (config validation lets few through) stays a string and fails per request as before.
+      if (u && curl_url_set(u, CURLUPART_URL, cr.spec->url.Text().c_str(), CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) !=
+                   CURLUE_OK) {
+        curl_url_cleanup(u);
+        u = nullptr;
+      }
+    }
+    parsed_urls_.push_back(u);
+  }
 
   const std::uint64_t lanes = plan_.lanes;
   arrival_ = IsArrivalRate(cfg_.executor);
@@ -383,7 +398,9 @@ void Engine::Configure(Slot* s, int request, std::uint64_t index) {
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
       curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, spec.method == "GET" ? nullptr : spec.method.c_str());
     }
+    // The string as well as the parsed handle: libcurl keeps the string as "the URL" for what it reports.
     if (!cr.dynamic_url) curl_easy_setopt(e, CURLOPT_URL, spec.url.Text().c_str());
+    curl_easy_setopt(e, CURLOPT_CURLU, parsed_urls_[static_cast<std::size_t>(request)]);
     s->capture = !spec.expect.body_contains.empty();
     s->configured = request;
   }
@@ -491,8 +508,12 @@ void Engine::Record(Slot* s, int curl_code, std::int64_t now) {
     else if (spec.expect.max_latency && latency > spec.expect.max_latency) cause = static_cast<int>(Cause::kExpectation);
     long version = 0;
     curl_easy_getinfo(s->easy, CURLINFO_HTTP_VERSION, &version);
+    // Only a transfer that opened its connection needs to mark it: a reused one was marked before. (The
+    // socket lookup walks libcurl's connection cache, NUM_CONNECTS is a field read.)
+    long connects = 0;
     curl_socket_t sock = CURL_SOCKET_BAD;
-    if (curl_easy_getinfo(s->easy, CURLINFO_ACTIVESOCKET, &sock) == CURLE_OK && sock != CURL_SOCKET_BAD) {
+    if (curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0 &&
+        curl_easy_getinfo(s->easy, CURLINFO_ACTIVESOCKET, &sock) == CURLE_OK && sock != CURL_SOCKET_BAD) {
       FdState& st = Fd(sock);
       st.established = st.owned;
     }
@@ -597,6 +618,18 @@ void Engine::InterruptAll() {
   active_vus_ = 0;
 }
 
+// epoll_pwait2 waits to the nanosecond, which pacing needs; where it is missing (kernels before 5.11,
+// seccomp profiles that predate it, valgrind) epoll_wait's milliseconds, rounded up, have to do.
+int Engine::Wait(epoll_event* events, std::int64_t wait_ns) {
+  if (pwait2_) {
+    timespec ts{static_cast<time_t>(wait_ns / kNanosPerSecond), static_cast<long>(wait_ns % kNanosPerSecond)};
+    int n = epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
+    if (n >= 0 || (errno != ENOSYS && errno != EPERM)) return n;
+    pwait2_ = false;
+  }
+  return epoll_wait(epfd_, events, kMaxEvents, static_cast<int>((wait_ns + kNanosPerMilli - 1) / kNanosPerMilli));
+}
+
 void Engine::Loop() {
   const std::int64_t start = shared_.start_ns;
   // Everyone starts together at t = 0.
@@ -628,8 +661,7 @@ void Engine::Loop() {
     std::int64_t wake = std::min({curl_deadline_, draining_ ? kNever : next_start_, next_second_, next_sweep_,
                                   draining_ ? hard_stop_ : (end_ > 0 ? end_ : kNever), now_ + 100 * kNanosPerMilli});
     std::int64_t wait = std::max<std::int64_t>(0, wake - now_);
-    timespec ts{static_cast<time_t>(wait / kNanosPerSecond), static_cast<long>(wait % kNanosPerSecond)};
-    int n = epoll_pwait2(epfd_, events, kMaxEvents, &ts, nullptr);
+    int n = Wait(events, wait);
     now_ = MonotonicNanos() - start;
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;

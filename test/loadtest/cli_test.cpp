@@ -99,6 +99,24 @@ TEST_F(CliTest, WorkerModePrintsOnlyTheResultJson) {
   EXPECT_EQ(j["histogram"]["count"], 10);
 }
 
+// Where epoll_pwait2 is refused (old kernels, container seccomp profiles, valgrind) the engine waits with
+// epoll_wait's milliseconds instead of spinning, and still keeps the arrival rate.
+TEST_F(CliTest, PacesWithoutEpollPwait2) {
+  TestHttpServer server([](const TestRequest&) { return TestResponse{}; });
+  internal::ProcessOptions o;
+  o.timeout = 30 * kNanosPerSecond;
+  auto r = internal::RunProcess({WITHOUT_EPOLL_PWAIT2, LOADTEST_CLI, "loadtest", server.Url(), "--rate", "200",
+                                 "--duration", "2s", "--output", "json"},
+                                o);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  auto j = nlohmann::json::parse(r->out);
+  EXPECT_EQ(j["requests"], 400);
+  EXPECT_EQ(j["dropped"], 0);
+  EXPECT_EQ(j["errors"], 0);
+  EXPECT_NEAR(j["rps"].get<double>(), 200.0, 4.0);
+}
+
 TEST_F(CliTest, DryRunShowsTheKubernetesJob) {
   std::string cfg = WriteFile("k8s.yaml", "target: http://shop:8080\nrate: 100\nduration: 1m\n"
                                           "kubernetes: {replicas: 2, image: \"reg/slipway:1\", namespace: load}\n");
