@@ -199,6 +199,38 @@ TEST_F(EngineTest, TemplatesAreRenderedForEveryRequest) {
   EXPECT_EQ(paths.count("/item/19?w=0"), 1u);
 }
 
+// A connection slot alternates between a fixed URL (sent from a handle parsed once) and a templated one
+// (rendered per request): each request still goes to its own URL, query string included.
+TEST_F(EngineTest, FixedAndTemplatedUrlsMixOnOneConnection) {
+  std::mutex mu;
+  std::vector<std::string> targets;
+  TestHttpServer server([&](const TestRequest& req) {
+    std::lock_guard<std::mutex> lock(mu);
+    targets.push_back(req.target);
+    return TestResponse{};
+  });
+  Result r = MustRun(With(server.Url(), R"({"vus": 1, "max_requests": 200, "seed": 7, "requests": [
+      {"name": "fixed", "path": "/fixed/a%20b?x=1&y=two"},
+      {"name": "templated", "path": "/t/{{ request.index }}"}]})"));
+  EXPECT_EQ(r.total.errors, 0u);
+  ASSERT_EQ(targets.size(), 200u);
+  int fixed = 0, templated = 0, switches = 0;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const std::string& t = targets[i];
+    if (t == "/fixed/a%20b?x=1&y=two") {
+      ++fixed;
+    } else {
+      EXPECT_EQ(t.rfind("/t/", 0), 0u) << t;
+      ++templated;
+    }
+    if (i > 0 && (t[1] == 'f') != (targets[i - 1][1] == 'f')) ++switches;
+  }
+  EXPECT_EQ(fixed + templated, 200);
+  EXPECT_GT(fixed, 60);
+  EXPECT_GT(templated, 60);
+  EXPECT_GT(switches, 20);  // the single connection really went back and forth
+}
+
 TEST_F(EngineTest, WeightsSplitTheRequestsAndMethodsAreSent) {
   std::atomic<int> heads{0}, deletes{0};
   TestHttpServer server([&](const TestRequest& req) {
