@@ -14,8 +14,10 @@ using slipway::test::loadtest::TestHttpServer;
 using slipway::test::loadtest::TestRequest;
 using slipway::test::loadtest::TestResponse;
 
-internal::ProcessResult Cli(std::vector<std::string> args) {
+// Runs `slipway loadtest ARGS`, under `wrapper` (a program that execs its arguments) when one is given.
+internal::ProcessResult Cli(std::vector<std::string> args, const std::string& wrapper = "") {
   args.insert(args.begin(), {LOADTEST_CLI, "loadtest"});
+  if (!wrapper.empty()) args.insert(args.begin(), wrapper);
   internal::ProcessOptions o;
   o.timeout = 30 * kNanosPerSecond;
   auto r = internal::RunProcess(args, o);
@@ -103,14 +105,9 @@ TEST_F(CliTest, WorkerModePrintsOnlyTheResultJson) {
 // epoll_wait's milliseconds instead of spinning, and still keeps the arrival rate.
 TEST_F(CliTest, PacesWithoutEpollPwait2) {
   TestHttpServer server([](const TestRequest&) { return TestResponse{}; });
-  internal::ProcessOptions o;
-  o.timeout = 30 * kNanosPerSecond;
-  auto r = internal::RunProcess({WITHOUT_EPOLL_PWAIT2, LOADTEST_CLI, "loadtest", server.Url(), "--rate", "200",
-                                 "--duration", "2s", "--output", "json"},
-                                o);
-  ASSERT_TRUE(r) << r.error().message;
-  ASSERT_EQ(r->exit_code, 0) << r->err;
-  auto j = nlohmann::json::parse(r->out);
+  auto r = Cli({server.Url(), "--rate", "200", "--duration", "2s", "--output", "json"}, WITHOUT_EPOLL_PWAIT2);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["requests"], 400);
   EXPECT_EQ(j["dropped"], 0);
   EXPECT_EQ(j["errors"], 0);
