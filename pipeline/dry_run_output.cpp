@@ -25,6 +25,15 @@ bool ChangesPending(const RunResult& result) {
   return false;
 }
 
+int WouldFailAt(const Dag& dag, const RunResult& result) {
+  for (const auto& wave : dag.Waves())
+    for (int i : wave) {
+      const StepRecord& r = result.steps[static_cast<size_t>(i)];
+      if (r.would_fail && Action(r) == "would-run") return i;
+    }
+  return -1;
+}
+
 std::string DryRunText(const Plan& plan, const Dag& dag, const RunResult& result, const Masker& masker) {
   std::ostringstream out;
   auto waves = dag.Waves();
@@ -66,7 +75,20 @@ std::string DryRunText(const Plan& plan, const Dag& dag, const RunResult& result
   out << "\n" << would << " would run, " << unchanged << " unchanged, " << skipped << " skipped";
   if (failed) out << ", " << failed << " with errors";
   out << "\n";
+  if (int at = WouldFailAt(dag, result); at >= 0)
+    out << "apply would fail at step " << plan.steps[static_cast<size_t>(at)].id << ": "
+        << result.steps[static_cast<size_t>(at)].probe_detail << "\n";
   return masker.Mask(out.str());
+}
+
+// probe: {ran, detail} plus, when the probe could not look or found a pending dependency, not_checked
+// and its facts.
+static Json ProbeJson(const StepRecord& r) {
+  Json probe{{"ran", r.probed}, {"detail", r.probe_detail}};
+  if (!r.probe_not_checked.empty()) probe["not_checked"] = r.probe_not_checked;
+  if (!r.probe_facts.empty()) probe["facts"] = r.probe_facts;
+  if (r.would_fail) probe["would_fail"] = true;
+  return probe;
 }
 
 Json DryRunJson(const Plan& plan, const Dag& dag, const RunResult& result, const Masker& masker) {
@@ -98,13 +120,17 @@ Json DryRunJson(const Plan& plan, const Dag& dag, const RunResult& result, const
                      {"tags", s.tags},
                      {"action", action},
                      {"reason", r.reason},
-                     {"probe", {{"ran", r.probed}, {"detail", r.probe_detail}}},
+                     {"probe", ProbeJson(r)},
                      {"commands", action == "skipped" ? std::vector<std::string>{} : r.describe},
                      {"fingerprint", r.fingerprint}});
   }
   doc["steps"] = steps;
   doc["summary"] = summary;
   doc["changes_pending"] = ChangesPending(result);
+  int at = WouldFailAt(dag, result);
+  doc["apply_would_fail"] = at < 0 ? Json(nullptr)
+                                   : Json{{"step", plan.steps[static_cast<size_t>(at)].id},
+                                          {"reason", result.steps[static_cast<size_t>(at)].probe_detail}};
   return Json::parse(masker.Mask(doc.dump()));
 }
 

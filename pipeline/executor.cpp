@@ -168,6 +168,9 @@ void DryRunRunner::Run(const StepKind& kind, StepContext& ctx, StepRecord& recor
   }
   record.probed = probe->state != Probe::State::kUnknown;
   record.probe_detail = probe->detail;
+  record.probe_not_checked = probe->not_checked;
+  record.probe_facts = probe->facts;
+  record.would_fail = probe->would_fail;
   record.status = probe->state == Probe::State::kInSync ? StepStatus::kUnchanged : StepStatus::kWouldRun;
   if (probe->state == Probe::State::kInSync) record.outputs = probe->outputs;
 }
@@ -195,6 +198,36 @@ Executor::Executor(const Plan& plan, const Dag& dag, const KindRegistry& kinds, 
   } else {
     selected_ = dag_.WithDependencies(roots);
   }
+}
+
+std::string Executor::FindProvider(int index, const std::string& what) const {
+  // Nearest first: the steps `index` needs, latest in plan order first.
+  std::set<int> upstream = dag_.WithDependencies({index});
+  for (auto it = upstream.rbegin(); it != upstream.rend(); ++it) {
+    if (*it == index) continue;
+    const StepSpec& step = plan_.steps[static_cast<size_t>(*it)];
+    const StepKind* kind = kinds_.Find(step.kind);
+    if (!kind) continue;
+    auto body = Render(step);
+    if (!body) continue;
+    StepContext ctx;
+    ctx.plan = &plan_;
+    ctx.spec = &step;
+    ctx.body = *body;
+    ctx.mode = Mode::kDryRun;
+    ctx.plan_dir = options_.plan_dir;
+    ctx.state_dir = options_.state_dir;
+    ctx.extra_env = options_.extra_env;
+    ctx.masker = &masker_;
+    ctx.vars = &vars_;
+    try {
+      for (const auto& p : kind->Provides(ctx))
+        if (p == what) return step.id;
+    } catch (const std::exception&) {
+      // A kind that cannot say what it provides provides nothing here.
+    }
+  }
+  return {};
 }
 
 Expected<Json> Executor::Render(const StepSpec& step) const {
@@ -421,6 +454,7 @@ RunResult Executor::Run() {
         ctx.extra_env = options_.extra_env;
         ctx.run = &view_;
         ctx.vars = &vars_;
+        ctx.provider = [this, i](const std::string& what) { return FindProvider(i, what); };
         if (options_.mode == Mode::kApply) std::ofstream(ctx.log_file, std::ios::trunc);
         rec.status = StepStatus::kRunning;
         if (observer_) observer_->OnTransition(i, rec);

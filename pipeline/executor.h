@@ -48,6 +48,9 @@ struct StepRecord {
   std::vector<std::string> describe;       // dry-run: the exact commands/manifests
   bool probed = false;                     // a read-only check ran
   std::string probe_detail;
+  std::string probe_not_checked;           // Probe::not_checked
+  std::map<std::string, std::string> probe_facts;
+  bool would_fail = false;                 // Probe::would_fail
   std::string fingerprint;
   Json rendered = nullptr;                 // the body after templating (masked when shown)
   bool continued = false;                  // failed, but continue_on_error let dependents go on
@@ -146,6 +149,8 @@ class Executor {
  private:
   enum class Decision { kStart, kSkip, kWait };
   Decision Decide(int i, StepRecord& record, bool stop_scheduling);
+  /// The nearest step `index` needs that Provides() `what`, or "" (StepContext::provider).
+  std::string FindProvider(int index, const std::string& what) const;
   void Finish(int i, StepRecord& record);
 
   const Plan& plan_;

@@ -31,6 +31,17 @@ struct Probe {
   /// What a step found in sync publishes, read from the world (the outputs Apply would have given),
   /// so dependents can use them on a first or --fresh run too.
   std::map<std::string, std::string> outputs;
+  /// Why the world could not be looked at (kUnknown): "cluster-unreachable", "kind-not-served",
+  /// "forbidden", "tool-missing"; or "namespace-pending" (kChanges: an earlier step creates the namespace).
+  /// Empty otherwise. Shown in `plan --output json` as probe.not_checked.
+  std::string not_checked;
+  /// The facts behind not_checked, e.g. {"kind": "PrometheusRule", "crd": "prometheusrules.monitoring.coreos.com",
+  /// "provided_by": "prometheus-stack"}; in JSON as probe.facts.
+  std::map<std::string, std::string> facts;
+  /// The check already knows apply would fail here (a prerequisite is missing, the step's tool is not
+  /// on PATH). `plan` still exits 0, but ends with "apply would fail at step X: detail", and
+  /// --detailed-exitcode exits 1. In JSON as probe.would_fail and the top-level apply_would_fail.
+  bool would_fail = false;
 };
 
 /// What applying a step did.
@@ -83,6 +94,10 @@ class StepContext {
   std::map<std::string, std::string> extra_env;  // e.g. KUBECONFIG from the plan's kube: block
   const RunView* run = nullptr;                   // the run so far (null outside a run)
   const Json* vars = nullptr;                     // the resolved plan vars (manifest templates see them)
+  /// The id of the nearest step this one needs (directly or not) whose kind Provides() `what`
+  /// ("namespace/shop", "group/monitoring.coreos.com", "kind/monitoring.coreos.com/PrometheusRule"), or "".
+  /// Unset outside the executor.
+  std::function<std::string(const std::string& what)> provider;
   /// Outputs a kind publishes even when Apply then fails (a load test whose thresholds failed still
   /// has a summary the report shows).
   mutable std::map<std::string, std::string> partial_outputs;
@@ -136,6 +151,13 @@ class StepKind {
     (void)step;
     (void)rendered;
     (void)plan_dir;
+    return {};
+  }
+  /// What the step makes exist in the cluster for the steps after it, as "namespace/NAME", "group/GROUP"
+  /// (every kind of an API group, e.g. a mesh's CRDs) or "kind/GROUP/KIND" (one CRD). Used by dry-runs to
+  /// tell "not there yet, step X creates it" from a real error. May run read-only commands.
+  virtual std::vector<std::string> Provides(const StepContext& ctx) const {
+    (void)ctx;
     return {};
   }
   /// Whether this step, as written, can be undone.

@@ -163,14 +163,24 @@ std::vector<std::string> SetArgs(const Json& set) {
   return args;
 }
 
+// helm's major version (3 or 4) from `helm version`, 0 when it cannot be told. helm 4 renamed --atomic
+// to --rollback-on-failure (and rejects the old name).
+int HelmMajor(const pipeline::StepContext& ctx) {
+  auto r = RunQuiet(ctx, HelmArgv(ctx, {"version", "--template", "{{.Version}}"}), std::nullopt, std::chrono::seconds(20));
+  if (!r || !r->Ok()) return 0;
+  std::string v = r->out;
+  size_t at = v.find_first_of("0123456789");
+  return at == std::string::npos ? 0 : std::atoi(v.c_str() + at);
+}
+
 std::vector<std::string> UpgradeArgv(const pipeline::StepContext& ctx, const Settings& s,
-                                     const std::vector<ValuesFile>& files) {
+                                     const std::vector<ValuesFile>& files, int helm_major) {
   std::vector<std::string> args{"upgrade", "--install", s.name, s.chart, "--namespace", s.ns};
   if (!s.repo.empty()) args.insert(args.end(), {"--repo", s.repo});
   if (!s.version.empty()) args.insert(args.end(), {"--version", s.version});
   if (s.create_namespace) args.push_back("--create-namespace");
   args.insert(args.end(), {"--wait", "--timeout", GoDuration(s.timeout)});
-  if (s.atomic) args.push_back("--atomic");
+  if (s.atomic) args.push_back(helm_major >= 4 ? "--rollback-on-failure" : "--atomic");
   for (const auto& f : files) args.insert(args.end(), {"-f", f.target.string()});
   for (auto& a : SetArgs(s.set)) args.push_back(std::move(a));
   args.insert(args.end(), {"-o", "json"});
@@ -180,7 +190,7 @@ std::vector<std::string> UpgradeArgv(const pipeline::StepContext& ctx, const Set
 // Why helm could not be started, saying what to install when it is not on PATH.
 Error StartError(const Error& e) {
   if (!pipeline::FindOnPath("helm").empty()) return e;
-  return Error("helm is not installed or not on PATH (helm.release runs the helm 3 CLI): " + e.message);
+  return Error("helm is not installed or not on PATH (helm.release runs the helm CLI, 3 or 4): " + e.message);
 }
 
 // Runs helm quietly (its JSON output holds the rendered manifest: not for the console). A missing helm
@@ -197,7 +207,7 @@ bool NotFound(const pipeline::ProcessResult& r) {
                      r.err.find("Release not loaded") != std::string::npos);
 }
 
-// What `helm status -o json` says about a release.
+// What the release object (`helm upgrade -o json`) says about a release.
 struct Live {
   bool exists = false;
   int revision = 0;
@@ -217,15 +227,27 @@ Live FromReleaseJson(const Json& j) {
   return live;
 }
 
+// `helm get metadata -o json` (helm >= 3.13 and 4): {name, chart, version, appVersion, revision, status, ...}.
+// `helm status -o json` no longer carries the chart in helm 3.21 and 4, so it cannot tell the version.
+Live FromMetadataJson(const Json& j) {
+  Live live;
+  live.exists = true;
+  live.revision = j.value("revision", 0);
+  live.status = j.value("status", "");
+  live.chart_name = j.value("chart", "");
+  live.chart_version = j.value("version", "");
+  return live;
+}
+
 Expected<Live> GetRelease(const pipeline::StepContext& ctx, const Settings& s) {
-  auto argv = HelmArgv(ctx, {"status", s.name, "-n", s.ns, "-o", "json"});
+  auto argv = HelmArgv(ctx, {"get", "metadata", s.name, "-n", s.ns, "-o", "json"});
   auto r = RunHelm(ctx, argv, kProbeTimeout);
   if (!r) return tl::unexpected(r.error());
   if (NotFound(*r)) return Live{};
   if (!r->Ok()) return tl::unexpected(CommandError(argv, *r));
   Json j = Json::parse(r->out, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Fail("helm status " + s.name + ": output is not JSON");
-  return FromReleaseJson(j);
+  if (j.is_discarded() || !j.is_object()) return Fail("helm get metadata " + s.name + ": output is not JSON");
+  return FromMetadataJson(j);
 }
 
 Expected<Json> GetUserValues(const pipeline::StepContext& ctx, const Settings& s) {
@@ -425,6 +447,21 @@ void HelmReleaseStep::Validate(const pipeline::StepSpec& step, pipeline::Diagnos
   for (const char* key : {"name", "chart", "namespace"})
     if (auto it = w.find(key); it != w.end() && (it->is_null() || (it->is_string() && it->get<std::string>().empty())))
       diag.Error(step.LocOf("/with/" + std::string(key)), "'with." + std::string(key) + "' must not be empty");
+  // With --repo URL helm looks the chart argument up in that repository's index as it is: an alias
+  // prefix ("prometheus-community/kube-prometheus-stack") is never found there.
+  auto chart = w.find("chart");
+  if (w.contains("repo") && chart != w.end() && chart->is_string()) {
+    const std::string& c = chart->get_ref<const std::string&>();
+    if (!pipeline::HasTemplate(c) && c.find('/') != std::string::npos && c.rfind("oci://", 0) != 0)
+      diag.Error(step.LocOf("/with/chart"),
+                 "'with.chart: " + c + "' names a repository alias, but 'with.repo' already gives the repository: helm "
+                 "would look '" + c + "' up in that repository's index and fail with \"not found\"",
+                 "use the bare chart name: chart: " + c.substr(c.rfind('/') + 1));
+  }
+  if (w.contains("repo") && chart != w.end() && chart->is_string() &&
+      chart->get_ref<const std::string&>().rfind("oci://", 0) == 0)
+    diag.Error(step.LocOf("/with/repo"), "'with.repo' does not go with an oci:// chart",
+               "an OCI chart names its registry itself: drop 'with.repo'");
 }
 
 std::vector<std::filesystem::path> HelmReleaseStep::ReferencedFiles(const pipeline::StepSpec&, const Json& rendered,
@@ -443,8 +480,9 @@ std::vector<std::filesystem::path> HelmReleaseStep::ReferencedFiles(const pipeli
 std::vector<std::string> HelmReleaseStep::Describe(const pipeline::StepContext& ctx) const {
   Settings s = ReadSettings(ctx);
   auto files = RenderValues(ctx, s);
-  if (!files) return {pipeline::QuoteArgv(UpgradeArgv(ctx, s, {})), "error: " + files.error().message};
-  std::vector<std::string> lines{pipeline::QuoteArgv(UpgradeArgv(ctx, s, *files))};
+  int major = s.atomic ? HelmMajor(ctx) : 0;
+  if (!files) return {pipeline::QuoteArgv(UpgradeArgv(ctx, s, {}, major)), "error: " + files.error().message};
+  std::vector<std::string> lines{pipeline::QuoteArgv(UpgradeArgv(ctx, s, *files, major))};
   for (const auto& f : *files) {
     std::string body = f.content;
     if (!body.empty() && body.back() != '\n') body += '\n';
@@ -463,7 +501,7 @@ Expected<pipeline::Probe> HelmReleaseStep::Check(const pipeline::StepContext& ct
   bool dry = ctx.mode == pipeline::Mode::kDryRun;
   auto live = GetRelease(ctx, s);
   if (!live) {
-    if (dry) return NotChecked(live.error());
+    if (dry) return NotChecked(live.error(), &ctx);
     return tl::unexpected(live.error());
   }
   if (!live->exists)
@@ -471,7 +509,7 @@ Expected<pipeline::Probe> HelmReleaseStep::Check(const pipeline::StepContext& ct
                                                 (s.version.empty() ? "" : " " + s.version) + ") in namespace " + s.ns};
   auto current = GetUserValues(ctx, s);
   if (!current) {
-    if (dry) return NotChecked(current.error());
+    if (dry) return NotChecked(current.error(), &ctx);
     return tl::unexpected(current.error());
   }
   std::vector<std::string> diffs;
@@ -493,6 +531,28 @@ Expected<pipeline::Probe> HelmReleaseStep::Check(const pipeline::StepContext& ct
   return pipeline::Probe{State::kChanges, "would upgrade release " + s.name + where + ": " + what};
 }
 
+std::vector<std::string> HelmReleaseStep::Provides(const pipeline::StepContext& ctx) const {
+  Settings s = ReadSettings(ctx);
+  std::vector<std::string> out;
+  if (s.create_namespace && !s.ns.empty()) out.push_back("namespace/" + s.ns);
+  // The chart's CRDs (its crds/ directories, subcharts' included), read without installing anything.
+  std::vector<std::string> args{"show", "crds", s.chart};
+  if (!s.repo.empty()) args.insert(args.end(), {"--repo", s.repo});
+  if (!s.version.empty()) args.insert(args.end(), {"--version", s.version});
+  auto r = RunQuiet(ctx, HelmArgv(ctx, args), std::nullopt, std::chrono::seconds(60));
+  if (!r || !r->Ok()) return out;
+  try {
+    for (const auto& doc : YAML::LoadAll(r->out)) {
+      if (!doc.IsMap() || doc["kind"].as<std::string>("") != "CustomResourceDefinition") continue;
+      auto spec = doc["spec"];
+      if (spec && spec["group"] && spec["names"] && spec["names"]["kind"])
+        out.push_back("kind/" + spec["group"].as<std::string>("") + "/" + spec["names"]["kind"].as<std::string>(""));
+    }
+  } catch (const YAML::Exception&) {
+  }
+  return out;
+}
+
 Expected<pipeline::ApplyResult> HelmReleaseStep::Apply(const pipeline::StepContext& ctx) const {
   Settings s = ReadSettings(ctx);
   auto files = RenderValues(ctx, s);
@@ -510,7 +570,7 @@ Expected<pipeline::ApplyResult> HelmReleaseStep::Apply(const pipeline::StepConte
   else
     rollback["installed"] = true;
 
-  auto argv = UpgradeArgv(ctx, s, *files);
+  auto argv = UpgradeArgv(ctx, s, *files, s.atomic ? HelmMajor(ctx) : 0);
   ctx.Log("$ " + pipeline::QuoteArgv(argv));
   auto r = RunHelm(ctx, argv, ctx.timeout.count() > 0 ? ctx.timeout : s.timeout + kHelmMargin);
   if (!r) return tl::unexpected(r.error());

@@ -11,7 +11,7 @@ namespace slipway::steps {
 ///          set: {dotted.key: value}, timeout: 5m, atomic: false}
 /// Apply = `helm upgrade --install NAME CHART --namespace NS ... --wait --timeout T -f <rendered values>...
 /// [--set k=v]... -o json`, with the rendered values files written (mode 0600) under
-/// <state>/helm/<step id>/. Check = `helm status` + `helm get values`: in sync when the release is deployed at
+/// <state>/helm/<step id>/. Check = `helm get metadata` + `helm get values`: in sync when the release is deployed at
 /// the wanted chart version with the same user values (compared as SHA-256 of canonical JSON). Rollback:
 /// `helm rollback NAME PREV` to the revision seen before the upgrade, or `helm uninstall` when this run
 /// installed the release. Outputs: revision, status, chart_version, values_digest.
@@ -27,6 +27,7 @@ class HelmReleaseStep : public pipeline::StepKind {
                                                      const std::filesystem::path& plan_dir) const override;
   std::vector<std::string> Describe(const pipeline::StepContext& ctx) const override;
   Expected<pipeline::Probe> Check(const pipeline::StepContext& ctx) const override;
+  std::vector<std::string> Provides(const pipeline::StepContext& ctx) const override;
   Expected<pipeline::ApplyResult> Apply(const pipeline::StepContext& ctx) const override;
   bool CanRollback(const pipeline::StepSpec&) const override { return true; }
   Expected<void> Rollback(const pipeline::StepContext& ctx, const nlohmann::json& data) const override;

@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include <yaml-cpp/yaml.h>
+
 #include "pipeline/duration.h"
 #include "steps/kube.h"
 #include "steps/manifest.h"
@@ -119,23 +121,56 @@ std::vector<std::string> K8sApplyStep::Describe(const pipeline::StepContext& ctx
 Expected<pipeline::Probe> K8sApplyStep::Check(const pipeline::StepContext& ctx) const {
   auto manifests = RenderStepManifests(ctx);
   if (!manifests) return tl::unexpected(manifests.error());
-  std::vector<std::string> args{"diff", "--server-side", "--field-manager=slipway"};
-  if (GetBool(ctx.With(), "force_conflicts", false)) args.push_back("--force-conflicts");
-  for (auto& a : NamespaceArgs(ctx)) args.push_back(a);
-  args.push_back("-f");
-  args.push_back("-");
-  auto argv = KubectlArgv(ctx, args);
+  bool force = GetBool(ctx.With(), "force_conflicts", false);
+  auto diff_argv = [&](bool force_conflicts) {
+    std::vector<std::string> args{"diff", "--server-side", "--field-manager=slipway"};
+    if (force_conflicts) args.push_back("--force-conflicts");
+    for (auto& a : NamespaceArgs(ctx)) args.push_back(a);
+    args.push_back("-f");
+    args.push_back("-");
+    return KubectlArgv(ctx, args);
+  };
+  auto shown = [](const std::string& diff) {
+    return diff.size() > 4000 ? diff.substr(0, 4000) + "\n... (diff truncated)" : diff;
+  };
+  auto argv = diff_argv(force);
   auto r = RunQuiet(ctx, argv, *manifests, std::chrono::seconds(120));
   if (!r) return tl::unexpected(r.error());
   if (r->exit_code == 0) return pipeline::Probe{pipeline::Probe::State::kInSync, "kubectl diff: no changes"};
-  if (r->exit_code == 1) {
-    std::string diff = r->out.size() > 4000 ? r->out.substr(0, 4000) + "\n... (diff truncated)" : r->out;
-    return pipeline::Probe{pipeline::Probe::State::kChanges, "kubectl diff shows changes:\n" + diff};
+  if (r->exit_code == 1) return pipeline::Probe{pipeline::Probe::State::kChanges, "kubectl diff shows changes:\n" + shown(r->out)};
+  KubeFailure f = ClassifyKubeFailure(r->err);
+  if (f.kind == KubeFailure::Kind::kConflict) {
+    // Fields another manager owns (changed by hand, or by a controller): show what taking them over
+    // would change, and say that apply refuses unless told to.
+    auto forced = RunQuiet(ctx, diff_argv(true), *manifests, std::chrono::seconds(120));
+    std::string diff = forced && forced->exit_code == 1 ? ":\n" + shown(forced->out) : "";
+    return pipeline::Probe{pipeline::Probe::State::kChanges,
+                           "kubectl diff shows changes to fields another field manager owns (" + f.conflicts +
+                               "); apply fails unless with.force_conflicts: true takes them over" + diff};
   }
-  if (ctx.mode == pipeline::Mode::kDryRun)
-    return pipeline::Probe{pipeline::Probe::State::kUnknown,
-                           "not checked: cluster unreachable (" + CommandError(argv, *r).message + ")"};
+  if (ctx.mode == pipeline::Mode::kDryRun) return NotChecked(CommandError(argv, *r), &ctx);
   return tl::unexpected(CommandError(argv, *r));
+}
+
+std::vector<std::string> K8sApplyStep::Provides(const pipeline::StepContext& ctx) const {
+  std::vector<std::string> out;
+  auto manifests = RenderStepManifests(ctx);
+  if (!manifests) return out;
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(*manifests);
+  } catch (const YAML::Exception&) {
+    return out;
+  }
+  for (const auto& doc : docs) {
+    if (!doc.IsMap() || !doc["kind"] || !doc["metadata"] || !doc["metadata"]["name"]) continue;
+    std::string kind = doc["kind"].as<std::string>("");
+    if (kind == "Namespace") out.push_back("namespace/" + doc["metadata"]["name"].as<std::string>(""));
+    if (kind == "CustomResourceDefinition" && doc["spec"] && doc["spec"]["group"] && doc["spec"]["names"] &&
+        doc["spec"]["names"]["kind"])
+      out.push_back("kind/" + doc["spec"]["group"].as<std::string>("") + "/" + doc["spec"]["names"]["kind"].as<std::string>(""));
+  }
+  return out;
 }
 
 Expected<pipeline::ApplyResult> K8sApplyStep::Apply(const pipeline::StepContext& ctx) const {
@@ -177,11 +212,15 @@ Expected<pipeline::ApplyResult> K8sApplyStep::Apply(const pipeline::StepContext&
   auto r = ctx.Run(p);
   if (!r) return tl::unexpected(r.error());
   if (!r->Ok()) {
-    // Whatever part of the apply went through is undone by the rollback data we return in the error?
     // The executor only rolls back succeeded steps, so undo here what this failed apply created.
-    pipeline::StepContext quiet = ctx;
-    (void)Rollback(quiet, rollback);
-    return tl::unexpected(CommandError(argv, *r));
+    (void)Rollback(ctx, rollback);
+    Error e = CommandError(argv, *r);
+    KubeFailure f = ClassifyKubeFailure(r->err);
+    if (f.kind == KubeFailure::Kind::kConflict)
+      return Fail("fields of the live objects are owned by another field manager (" + f.conflicts +
+                  "): they were changed by hand or another controller manages them. Set with.force_conflicts: true "
+                  "to take them over, or leave them out of the manifests (" + e.message + ")");
+    return tl::unexpected(e);
   }
   const Json& w = ctx.With();
   if (w.contains("wait")) {

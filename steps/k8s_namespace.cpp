@@ -143,3 +143,13 @@ Expected<void> K8sNamespaceStep::Rollback(const pipeline::StepContext& ctx, cons
 }
 
 }  // namespace slipway::steps
+
+namespace slipway::steps {
+
+std::vector<std::string> K8sNamespaceStep::Provides(const pipeline::StepContext& ctx) const {
+  std::string name = GetString(ctx.With(), "name");
+  if (name.empty()) return {};
+  return {"namespace/" + name};
+}
+
+}  // namespace slipway::steps

@@ -17,6 +17,7 @@ class K8sNamespaceStep : public pipeline::StepKind {
   bool HasProbe(const pipeline::StepSpec&) const override { return true; }
   std::vector<std::string> Describe(const pipeline::StepContext& ctx) const override;
   Expected<pipeline::Probe> Check(const pipeline::StepContext& ctx) const override;
+  std::vector<std::string> Provides(const pipeline::StepContext& ctx) const override;
   Expected<pipeline::ApplyResult> Apply(const pipeline::StepContext& ctx) const override;
   bool CanRollback(const pipeline::StepSpec&) const override { return true; }
   Expected<void> Rollback(const pipeline::StepContext& ctx, const nlohmann::json& data) const override;

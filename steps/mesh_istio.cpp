@@ -534,3 +534,13 @@ Expected<void> MeshIstioStep::Rollback(const pipeline::StepContext& ctx, const J
 }
 
 }  // namespace slipway::steps
+
+namespace slipway::steps {
+
+std::vector<std::string> MeshIstioStep::Provides(const pipeline::StepContext&) const {
+  // What `istioctl install` brings: the control plane's namespace and Istio's CRDs.
+  return {"namespace/istio-system",         "group/networking.istio.io", "group/security.istio.io",
+          "group/telemetry.istio.io",       "group/extensions.istio.io", "group/install.istio.io"};
+}
+
+}  // namespace slipway::steps

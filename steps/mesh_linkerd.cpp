@@ -434,3 +434,12 @@ Expected<void> MeshLinkerdStep::Rollback(const pipeline::StepContext& ctx, const
 }
 
 }  // namespace slipway::steps
+
+namespace slipway::steps {
+
+std::vector<std::string> MeshLinkerdStep::Provides(const pipeline::StepContext&) const {
+  // What `linkerd install --crds` and `linkerd install` bring.
+  return {"namespace/linkerd", "group/linkerd.io", "group/policy.linkerd.io", "group/workload.linkerd.io"};
+}
+
+}  // namespace slipway::steps
