@@ -100,7 +100,7 @@ int RunDryRun(const LoadedPlan& loaded, const PlanOptions& o, const GlobalOption
   if (code == kOk) {
     bool errors = false;
     for (const auto& r : result.steps) errors |= r.status == pipeline::StepStatus::kFailed;
-    if (errors)
+    if (errors || (o.detailed_exitcode && pipeline::WouldFailAt(loaded.dag, result) >= 0))
       code = kStepFailed;
     else if (o.detailed_exitcode && pipeline::ChangesPending(result))
       code = 2;

@@ -214,8 +214,10 @@ Expected<pipeline::Probe> PrereqStep::Check(const pipeline::StepContext& ctx) co
   Findings f = Inspect(ctx, ctx.mode == pipeline::Mode::kDryRun);
   if (f.missing.empty())
     return pipeline::Probe{pipeline::Probe::State::kInSync, "all " + std::to_string(f.ok.size()) + " prerequisites met"};
-  return pipeline::Probe{pipeline::Probe::State::kChanges,
-                         std::to_string(f.missing.size()) + " prerequisite(s) missing:" + f.Summary()};
+  pipeline::Probe probe{pipeline::Probe::State::kChanges,
+                        std::to_string(f.missing.size()) + " prerequisite(s) missing:" + f.Summary()};
+  probe.would_fail = true;  // apply runs the same checks and stops here
+  return probe;
 }
 
 Expected<pipeline::ApplyResult> PrereqStep::Apply(const pipeline::StepContext& ctx) const {

@@ -228,5 +228,44 @@ steps:
   EXPECT_NE(v.err.find("invalid version constraint '=>1.2'"), std::string::npos) << v.err;
 }
 
+TEST_F(LocalKindsTest, PlanSaysApplyWouldFailAtTheMissingPrerequisiteAndDetailedExitcodeIsOne) {
+  Write("p.yaml", R"(apiVersion: slipway/v1
+kind: Plan
+metadata: {name: pre}
+steps:
+  - id: prereqs
+    uses: prereq
+    with:
+      tools: {sh: "", helm: ">=3.12", no-such-tool-xyz: ">=1.0"}
+  - id: deploy
+    needs: [prereqs]
+    run: [touch, deployed]
+)");
+  std::map<std::string, std::string> env{{"PATH", "/usr/bin:/bin"}};
+  auto plan = Slipway({"plan", "p.yaml"}, env);
+  EXPECT_EQ(plan.exit_code, 0) << "plain plan still works on a laptop without the tools: " << plan.all();
+  // The summary ends with it: after the counts, nothing but the reason.
+  std::string last = plan.out.substr(plan.out.find("\n2 would run, 0 unchanged, 0 skipped\n") + 1);
+  EXPECT_EQ(last.substr(last.find('\n') + 1).rfind("apply would fail at step prereqs: 2 prerequisite(s) missing:", 0), 0u)
+      << plan.out;
+  EXPECT_NE(last.find("no-such-tool-xyz: not found on PATH"), std::string::npos) << last;
+  auto detailed = Slipway({"plan", "p.yaml", "--detailed-exitcode"}, env);
+  EXPECT_EQ(detailed.exit_code, 1) << detailed.all();
+  auto js = Slipway({"plan", "p.yaml", "--output", "json"}, env);
+  ASSERT_EQ(js.exit_code, 0) << js.all();
+  json doc = json::parse(js.out);
+  EXPECT_EQ(doc["apply_would_fail"]["step"], "prereqs") << doc.dump(2);
+  EXPECT_EQ(doc["steps"][0]["probe"]["would_fail"], true) << doc.dump(2);
+  EXPECT_FALSE(doc["steps"][1]["probe"].contains("would_fail"));
+  EXPECT_FALSE(std::filesystem::exists(Path("deployed")));
+  // With every prerequisite met the summary says nothing of the kind and the exit code is 2 (changes).
+  Write("p.yaml", Read("p.yaml").replace(Read("p.yaml").find(", helm"), std::string(", helm: \">=3.12\", no-such-tool-xyz: \">=1.0\"").size(), ""));
+  auto ok = Slipway({"plan", "p.yaml", "--detailed-exitcode"}, env);
+  EXPECT_EQ(ok.exit_code, 2) << ok.all();
+  EXPECT_EQ(ok.out.find("apply would fail"), std::string::npos) << ok.out;
+  auto ok_json = Slipway({"plan", "p.yaml", "--output", "json"}, env);
+  EXPECT_TRUE(json::parse(ok_json.out)["apply_would_fail"].is_null()) << ok_json.out;
+}
+
 }  // namespace
 }  // namespace slipway::test

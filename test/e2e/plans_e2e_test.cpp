@@ -124,7 +124,7 @@ TEST_F(PlansTest, IstioPlanWithoutClusterShowsCommandsAndManifestsAndRunsMeshBes
                            "image: \"ghcr.io/thinkrank/game:1.5.0-rc.1\"", "then wait for rollout"})
     EXPECT_NE(app.find(want), std::string::npos) << want;
   std::string jaeger = Commands(Step(plan, "jaeger"));
-  EXPECT_NE(jaeger.find("helm upgrade --install jaeger jaegertracing/jaeger"), std::string::npos) << jaeger;
+  EXPECT_NE(jaeger.find("helm upgrade --install jaeger jaeger --namespace observability --repo https://jaegertracing.github.io/helm-charts"), std::string::npos) << jaeger;
   EXPECT_NE(jaeger.find("\"param\": 0.1"), std::string::npos) << jaeger;
   EXPECT_NE(jaeger.find("type: elasticsearch"), std::string::npos) << jaeger;
   EXPECT_NE(Commands(Step(plan, "prometheus-stack")).find("enabled: false"), std::string::npos);  // stack's Grafana off
@@ -145,9 +145,14 @@ TEST_F(PlansTest, IstioPlanWithoutClusterShowsCommandsAndManifestsAndRunsMeshBes
   EXPECT_EQ(Step(plan, "report").value("needs", json::array()), json::array({"slo-gate"}));
 }
 
-TEST_F(PlansTest, TextPlanSaysNotCheckedAndDetailedExitCodeSaysChangesPending) {
+TEST_F(PlansTest, TextPlanSaysNotCheckedAndThatApplyWouldFailAtThePrerequisites) {
+  auto plain = Run({"plan", PlanFile("linkerd-canary.yaml")});
+  EXPECT_EQ(plain.exit_code, 0) << plain.all();
+  // No cluster here: the prerequisites already fail, so apply would stop there; --detailed-exitcode says 1.
   auto r = Run({"plan", PlanFile("linkerd-canary.yaml"), "--detailed-exitcode"});
-  EXPECT_EQ(r.exit_code, 2) << r.all();
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_NE(r.out.find("\napply would fail at step prereqs: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cluster: not checked: cluster unreachable"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("not checked: cluster unreachable"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("velero backup create pipeline-pre-2.8.0 --include-namespaces pipeline --ttl 720h --wait"),
             std::string::npos)
