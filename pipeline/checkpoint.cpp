@@ -17,10 +17,12 @@ StepState ToStepState(const StepRecord& r, const std::string& kind) {
   return s;
 }
 
-Checkpointer::Checkpointer(StateStore* store, State previous, const Plan& plan, const Dag& dag, std::string run_id)
-    : store_(store), previous_(std::move(previous)), plan_(plan), dag_(dag), run_id_(std::move(run_id)) {}
+Checkpointer::Checkpointer(StateStore* store, State previous, const Plan& plan, const Dag& dag, std::string run_id,
+                           bool reuse)
+    : store_(store), previous_(std::move(previous)), plan_(plan), dag_(dag), run_id_(std::move(run_id)), reuse_(reuse) {}
 
 std::optional<StepRecord> Checkpointer::Reuse(int index, const StepRecord& fresh) {
+  if (!reuse_) return std::nullopt;
   const StepSpec& step = plan_.steps[static_cast<size_t>(index)];
   auto it = previous_.steps.find(step.id);
   if (it == previous_.steps.end()) return std::nullopt;
@@ -43,6 +45,7 @@ std::optional<StepRecord> Checkpointer::Reuse(int index, const StepRecord& fresh
 }
 
 std::optional<std::map<std::string, std::string>> Checkpointer::PreviousOutputs(int index) {
+  if (!reuse_) return std::nullopt;
   auto it = previous_.steps.find(plan_.steps[static_cast<size_t>(index)].id);
   if (it == previous_.steps.end() || it->second.masked || it->second.outputs.empty()) return std::nullopt;
   if (it->second.status != "succeeded" && it->second.status != "unchanged") return std::nullopt;
@@ -59,21 +62,17 @@ void Checkpointer::OnTransition(int index, const StepRecord& record) {
   auto prev = previous_.steps.find(step.id);
   bool had_record = prev != previous_.steps.end();
   if (record.status == StepStatus::kSkipped && had_record) return;  // a skip says nothing new about the world
-  if (record.status == StepStatus::kUnchanged && had_record && prev->second.status == "succeeded" &&
-      prev->second.fingerprint == record.fingerprint) {
-    // Still the record of the run that made the change (and can undo it): put it back over the
-    // "running" record this attempt wrote.
-    store_->PutStep(step.id, prev->second);
-    return;
-  }
   StepState s = ToStepState(record, step.kind);
-  if (record.Done()) s.seq = store_->NextSeq();
-  s.run_id = record.status == StepStatus::kSucceeded ? run_id_ : (had_record ? prev->second.run_id : "");
-  if (record.status == StepStatus::kRunning && had_record) {
-    // Keep what an earlier run left for rollback until this attempt finishes.
-    s.rollback = prev->second.rollback;
-    s.run_id = prev->second.run_id;
+  s.run_id = run_id_;
+  if (had_record) {
+    s.history = prev->second.Owned();
+    if (record.status == StepStatus::kUnchanged && prev->second.status == "succeeded" &&
+        prev->second.fingerprint == record.fingerprint) {
+      // The world is as the earlier change left it: keep the outputs that change published.
+      s.outputs = prev->second.outputs;
+    }
   }
+  if (record.Done()) s.seq = store_->NextSeq();
   store_->PutStep(step.id, std::move(s));
 }
 

@@ -2,6 +2,10 @@
 // Connects the executor to the state store: every transition is recorded, and a step whose
 // checkpoint says it succeeded with the same fingerprint is not run again ("unchanged
 // (checkpoint)") unless something it needs ran in this run.
+//
+// Ownership: every record this run writes carries this run's id, and the earlier changes the
+// step's previous record still owned (StepState::Owned) move into its history, whatever this run
+// finds (unchanged, changed again, failed), so `slipway rollback` can undo them until one does.
 
 #include <mutex>
 #include <set>
@@ -16,7 +20,10 @@ namespace slipway::pipeline {
 class Checkpointer : public RunObserver {
  public:
   /// `store` may be null (a dry-run reads the checkpoint but writes nothing).
-  Checkpointer(StateStore* store, State previous, const Plan& plan, const Dag& dag, std::string run_id);
+  /// With `reuse` false (--fresh) every step is checked again, but the records of what earlier
+  /// runs changed are carried forward all the same.
+  Checkpointer(StateStore* store, State previous, const Plan& plan, const Dag& dag, std::string run_id,
+               bool reuse = true);
   void OnTransition(int index, const StepRecord& record) override;
   std::optional<StepRecord> Reuse(int index, const StepRecord& fresh) override;
   std::optional<std::map<std::string, std::string>> PreviousOutputs(int index) override;
@@ -27,6 +34,7 @@ class Checkpointer : public RunObserver {
   const Plan& plan_;
   const Dag& dag_;
   std::string run_id_;
+  bool reuse_;
   std::mutex mu_;
   std::set<int> ran_;  // steps that changed something in this run
 };

@@ -134,7 +134,7 @@ std::vector<RollbackOutcome> RunRollback(const Plan& plan, const Dag& dag, const
           progressed = true;
           continue;
         }
-        if (!kind || !kind->CanRollback(step) || it->second->data.is_null()) {
+        if (!kind || !kind->CanRollback(step) || (it->second->data.is_null() && it->second->earlier.empty())) {
           record({i, RollbackOutcome::Result::kNoUndo, "the step defines no rollback"});
           it = pending.erase(it);
           progressed = true;
@@ -145,7 +145,10 @@ std::vector<RollbackOutcome> RunRollback(const Plan& plan, const Dag& dag, const
           ctx.body = it->second->body;
           std::string what;
           if (auto it_rb = ctx.body.find("rollback"); it_rb != ctx.body.end()) what = it_rb->dump();
-          record({i, RollbackOutcome::Result::kWouldRollBack, step.kind + (what.empty() ? "" : " " + what)});
+          size_t changes = it->second->earlier.size() + (it->second->data.is_null() ? 0 : 1);
+          record({i, RollbackOutcome::Result::kWouldRollBack,
+                  step.kind + (what.empty() ? "" : " " + what) +
+                      (changes > 1 ? " (" + std::to_string(changes) + " changes, newest first)" : "")});
           it = pending.erase(it);
           progressed = true;
           continue;
@@ -163,13 +166,24 @@ std::vector<RollbackOutcome> RunRollback(const Plan& plan, const Dag& dag, const
         threads[i] = std::thread([&, i, req, kind] {
           const StepSpec& s = plan.steps[static_cast<size_t>(i)];
           StepContext ctx = MakeStepContext(plan, s, options, events, masker, cancel);
-          ctx.body = req->body;
           RollbackOutcome o{i, RollbackOutcome::Result::kRolledBack, ""};
-          try {
-            auto r = kind->Rollback(ctx, req->data);
-            if (!r) o = {i, RollbackOutcome::Result::kFailed, r.error().message};
-          } catch (const std::exception& ex) {
-            o = {i, RollbackOutcome::Result::kFailed, std::string("internal error: ") + ex.what()};
+          std::vector<RollbackRequest::Change> chain;
+          if (!req->data.is_null()) chain.push_back({req->body, req->data});
+          chain.insert(chain.end(), req->earlier.begin(), req->earlier.end());
+          for (size_t c = 0; c < chain.size(); ++c) {
+            ctx.body = chain[c].body;
+            try {
+              auto r = kind->Rollback(ctx, chain[c].data);
+              if (!r) o = {i, RollbackOutcome::Result::kFailed, r.error().message};
+            } catch (const std::exception& ex) {
+              o = {i, RollbackOutcome::Result::kFailed, std::string("internal error: ") + ex.what()};
+            }
+            if (o.result == RollbackOutcome::Result::kFailed) {
+              if (chain.size() > 1)
+                o.message += " (undoing change " + std::to_string(c + 1) + " of " + std::to_string(chain.size()) +
+                             ", newest first)";
+              break;
+            }
           }
           std::lock_guard lock(mu);
           finished.push_back(o);

@@ -17,7 +17,13 @@ namespace slipway::pipeline {
 struct RollbackRequest {
   int index = -1;      // into plan.steps
   Json body;           // the rendered body the step was applied with
-  Json data;           // the kind's undo data recorded at apply time
+  Json data;           // the kind's undo data recorded at apply time (null: only `earlier` to undo)
+  /// Earlier changes of the same step still owned (StepState::history), undone after `data`,
+  /// newest first, each with the body it was applied with. The first failure stops the chain.
+  struct Change {
+    Json body, data;
+  };
+  std::vector<Change> earlier;
 };
 
 struct RollbackOutcome {

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -39,27 +41,40 @@ Event Note(Level level, std::string name, std::string message) {
   return e;
 }
 
-// The rendered body to undo a step with: as recorded, or re-rendered from the plan when the
+// The rendered body to undo a change with: as recorded, or re-rendered from the plan when the
 // record had secrets masked in it.
-Json UndoBody(const SessionInputs& in, const StepSpec& step, const StepState& stored, const State& state,
+Json UndoBody(const SessionInputs& in, const StepSpec& step, const Json& rendered, bool masked, const State& state,
               EventSink& events) {
-  if (!stored.masked && !stored.rendered.is_null()) return stored.rendered;
+  if (!masked && !rendered.is_null()) return rendered;
   DryRunRunner unused;  // the executor is only used to render, never to run
   Executor ex(*in.plan, *in.dag, *in.kinds, *in.vars, *in.secrets, *in.masker, events, unused, in.exec);
   for (const auto& [id, s] : state.steps) ex.Outputs().Set(id, s.outputs);
   auto body = ex.Render(step);
-  return body ? *body : stored.rendered;
+  return body ? *body : rendered;
+}
+
+// Which of a record's earlier changes a rollback undoes.
+using ChangeFilter = std::function<bool(const OwnedChange&)>;
+
+// The undo request for one step: its own change (when the record is a succeeded one) and the
+// earlier changes `undo_earlier` picks, newest first.
+RollbackRequest UndoRequest(const SessionInputs& in, int index, const StepState& stored, const State& state,
+                            const ChangeFilter& undo_earlier, EventSink& events) {
+  const StepSpec& step = in.plan->steps[static_cast<size_t>(index)];
+  RollbackRequest req{index, UndoBody(in, step, stored.rendered, stored.masked, state, events),
+                      stored.status == "succeeded" ? stored.rollback : Json(nullptr), {}};
+  for (auto it = stored.history.rbegin(); it != stored.history.rend(); ++it)
+    if (undo_earlier(*it)) req.earlier.push_back({UndoBody(in, step, it->rendered, it->masked, state, events), it->rollback});
+  return req;
 }
 
 std::vector<RollbackOutcome> UndoAndRecord(const SessionInputs& in, StateStore& store, const std::vector<int>& targets,
-                                           EventSink& events) {
+                                           const ChangeFilter& undo_earlier, EventSink& events) {
   State state = store.Snapshot();
   std::vector<RollbackRequest> requests;
-  for (int i : targets) {
-    const StepSpec& step = in.plan->steps[static_cast<size_t>(i)];
-    const StepState& stored = state.steps.at(step.id);
-    requests.push_back({i, UndoBody(in, step, stored, state, events), stored.rollback});
-  }
+  for (int i : targets)
+    requests.push_back(UndoRequest(in, i, state.steps.at(in.plan->steps[static_cast<size_t>(i)].id), state,
+                                   undo_earlier, events));
   ExecOptions opts = in.exec;
   opts.mode = Mode::kApply;
   return RunRollback(*in.plan, *in.dag, *in.kinds, requests, opts, events, *in.masker, [&](const RollbackOutcome& o) {
@@ -68,6 +83,8 @@ std::vector<RollbackOutcome> UndoAndRecord(const SessionInputs& in, StateStore& 
     if (o.result == RollbackOutcome::Result::kRolledBack) {
       s.status = "rolled-back";
       s.reason = "rolled back";
+      // The earlier changes undone with it are no longer owned.
+      std::erase_if(s.history, [&](const OwnedChange& c) { return undo_earlier(c); });
     } else if (o.result == RollbackOutcome::Result::kFailed) {
       s.status = "rollback-failed";
       s.reason = "rollback failed: " + o.message;
@@ -102,15 +119,12 @@ bool AnyFailed(const std::vector<RollbackOutcome>& outcomes) {
 
 RunResult DryRunSession(const SessionInputs& in, EventSink& events) {
   State previous;
-  if (!in.fresh) {
-    auto loaded = LoadState(in.exec.state_dir, in.plan->name);
-    if (loaded) previous = std::move(*loaded);
-  }
+  if (auto loaded = LoadState(in.exec.state_dir, in.plan->name)) previous = std::move(*loaded);
   DryRunRunner runner;
   ExecOptions opts = in.exec;
   opts.mode = Mode::kDryRun;
   Executor ex(*in.plan, *in.dag, *in.kinds, *in.vars, *in.secrets, *in.masker, events, runner, opts);
-  Checkpointer checkpoint(nullptr, previous, *in.plan, *in.dag, previous.run.id);
+  Checkpointer checkpoint(nullptr, previous, *in.plan, *in.dag, previous.run.id, !in.fresh);
   ex.SetObserver(&checkpoint);
   return ex.Run();
 }
@@ -158,7 +172,7 @@ SessionResult ApplySession(const SessionInputs& in, EventSink& events) {
   opts.mode = Mode::kApply;
   opts.run_id = run.id;
   Executor ex(plan, *in.dag, *in.kinds, *in.vars, *in.secrets, *in.masker, events, runner, opts);
-  Checkpointer checkpoint(store->get(), previous, plan, *in.dag, run.id);
+  Checkpointer checkpoint(store->get(), previous, plan, *in.dag, run.id, !in.fresh);
   ex.SetObserver(&checkpoint);
   if (in.saved_fingerprints) {
     // A saved plan runs exactly as planned: if a step would now render differently, refuse.
@@ -191,7 +205,8 @@ SessionResult ApplySession(const SessionInputs& in, EventSink& events) {
     if (!targets.empty())
       events.Emit(Note(Level::kWarn, "rollback_started",
                        "rolling back " + std::to_string(targets.size()) + " step(s) this run changed"));
-    out.rollback = UndoAndRecord(in, **store, targets, events);
+    // Only what this run changed; what earlier runs changed stays theirs (see `slipway rollback`).
+    out.rollback = UndoAndRecord(in, **store, targets, [&](const OwnedChange& c) { return c.run_id == run.id; }, events);
   }
   std::string plan_arg = plan.file;
   if (interrupted) {
@@ -264,12 +279,17 @@ SessionResult RollbackSession(const SessionInputs& in, const std::string& to, Ev
     }
     after = it->second.seq;
   }
+  // Every change after `to` (all of them without it) that no rollback has undone yet: a record's
+  // own change when it succeeded, and the earlier ones it still owns.
+  ChangeFilter undo_earlier = [after](const OwnedChange& c) { return c.seq > after; };
   std::vector<int> targets;
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     auto it = loaded->steps.find(plan.steps[i].id);
-    if (it != loaded->steps.end() && it->second.status == "succeeded" && it->second.seq > after &&
-        plan.steps[i].id != to)
-      targets.push_back(static_cast<int>(i));
+    if (it == loaded->steps.end() || plan.steps[i].id == to) continue;
+    const StepState& s = it->second;
+    bool own = s.status == "succeeded" && s.seq > after;
+    bool earlier = std::any_of(s.history.begin(), s.history.end(), undo_earlier);
+    if (own || earlier) targets.push_back(static_cast<int>(i));
   }
   if (targets.empty()) {
     out.message = "nothing to roll back" + (to.empty() ? std::string() : " after '" + to + "'");
@@ -277,10 +297,9 @@ SessionResult RollbackSession(const SessionInputs& in, const std::string& to, Ev
   }
   if (dry) {
     std::vector<RollbackRequest> requests;
-    for (int i : targets) {
-      const StepState& s = loaded->steps.at(plan.steps[static_cast<size_t>(i)].id);
-      requests.push_back({i, UndoBody(in, plan.steps[static_cast<size_t>(i)], s, *loaded, events), s.rollback});
-    }
+    for (int i : targets)
+      requests.push_back(
+          UndoRequest(in, i, loaded->steps.at(plan.steps[static_cast<size_t>(i)].id), *loaded, undo_earlier, events));
     out.rollback = RunRollback(plan, *in.dag, *in.kinds, requests, in.exec, events, *in.masker, {});
     return out;
   }
@@ -290,7 +309,7 @@ SessionResult RollbackSession(const SessionInputs& in, const std::string& to, Ev
     out.message = store.error().message;
     return out;
   }
-  out.rollback = UndoAndRecord(in, **store, targets, events);
+  out.rollback = UndoAndRecord(in, **store, targets, undo_earlier, events);
   RunInfo run = (*store)->Snapshot().run;
   bool failed = AnyFailed(out.rollback);
   run.status = failed ? "rollback-failed" : "rolled-back";

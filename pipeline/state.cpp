@@ -21,8 +21,23 @@ uint64_t State::MaxSeq() const {
   return m;
 }
 
+std::vector<OwnedChange> StepState::Owned() const {
+  std::vector<OwnedChange> owned = history;
+  if (status == "succeeded" && !rollback.is_null()) owned.push_back({run_id, seq, rollback, rendered, masked});
+  if (owned.size() > kMaxOwnedChanges)  // keep the first and the latest ones
+    owned.erase(owned.begin() + 1, owned.end() - static_cast<std::ptrdiff_t>(kMaxOwnedChanges - 1));
+  return owned;
+}
+
+static json ToJson(const OwnedChange& c) {
+  return json{{"run_id", c.run_id}, {"seq", c.seq}, {"rollback", c.rollback}, {"rendered", c.rendered}, {"masked", c.masked}};
+}
+
 json ToJson(const StepState& s) {
-  return json{{"status", s.status},     {"kind", s.kind},         {"started", s.started},
+  json history = json::array();
+  for (const auto& c : s.history) history.push_back(ToJson(c));
+  return json{{"history", history},
+              {"status", s.status},     {"kind", s.kind},         {"started", s.started},
               {"finished", s.finished}, {"attempts", s.attempts}, {"fingerprint", s.fingerprint},
               {"outputs", s.outputs},   {"rollback", s.rollback}, {"rendered", s.rendered},
               {"reason", s.reason},     {"seq", s.seq},           {"run_id", s.run_id},
@@ -57,6 +72,12 @@ static StepState StepFromJson(const json& j) {
   s.seq = j.value("seq", uint64_t{0});
   s.run_id = j.value("run_id", "");
   s.masked = j.value("masked", false);
+  if (j.contains("history") && j["history"].is_array())
+    for (const auto& c : j["history"]) {
+      if (!c.is_object()) continue;
+      s.history.push_back({c.value("run_id", ""), c.value("seq", uint64_t{0}), c.value("rollback", json()),
+                           c.value("rendered", json()), c.value("masked", false)});
+    }
   return s;
 }
 
@@ -177,16 +198,15 @@ Expected<std::unique_ptr<StateStore>> StateStore::Open(const std::filesystem::pa
       aside += ".corrupt." + stamp;
       std::filesystem::rename(p, aside, ec);
     }
-  } else if (fresh) {
-    store->state_.revision = loaded->revision;  // keep counting so saved plans notice the change
   } else {
+    // Kept with --fresh too: the records say what the plan owns (the session does not reuse them).
     store->state_ = std::move(*loaded);
   }
   store->state_.plan = plan;
   store->journal_fd_ = ::open(store->journal_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (store->journal_fd_ < 0) return Fail("cannot open " + store->journal_.string() + ": " + std::strerror(errno));
   if (fresh) {
-    // The journal may hold old transitions; compaction below rewrites everything from this state.
+    // Start the run from one compacted snapshot (and, over damaged state, a new one).
     if (auto c = store->Compact(); !c) return tl::unexpected(c.error());
   }
   store->syncer_ = std::thread([s = store.get()] { s->SyncLoop(); });
@@ -258,6 +278,12 @@ StepState StateStore::PutStep(const std::string& id, StepState s) {
   s.rendered = masked_rendered;
   s.rollback = masked_rollback;
   s.reason = masker_.Mask(s.reason);
+  for (auto& c : s.history) {
+    std::string was = c.rendered.dump() + c.rollback.dump();
+    c.rendered = json::parse(masker_.Mask(c.rendered.dump()));
+    c.rollback = json::parse(masker_.Mask(c.rollback.dump()));
+    if (was != c.rendered.dump() + c.rollback.dump()) c.masked = true;
+  }
   std::lock_guard lock(mu_);
   state_.steps[id] = s;
   ++state_.revision;

@@ -8,7 +8,12 @@
 //   StepState    {"status": pending|running|succeeded|unchanged|failed|skipped|interrupted|rolled-back|
 //                  rollback-failed, "kind", "started", "finished", "attempts", "fingerprint", "outputs": {},
 //                  "rollback": <kind's undo data>, "rendered": <the step body as run>, "reason",
-//                  "seq": <finish order>, "run_id": <run that changed it>, "masked": <secrets were masked>}
+//                  "seq": <finish order>, "run_id": <run that wrote the record>, "masked": <secrets were masked>,
+//                  "history": [OwnedChange, ...]}   (oldest first)
+//   OwnedChange  {"run_id", "seq", "rollback", "rendered", "masked"}: an earlier change of the step that
+//                  no rollback has undone yet (a later run found it in place, re-checked it with --fresh,
+//                  or changed it again). `slipway rollback` undoes the record's own change, then these,
+//                  newest first; the automatic rollback of a failed run undoes only that run's change.
 //   <plan>.journal  one JSON object per line, applied in order over the snapshot:
 //                 {"rev": 43, "step": "<id>", "state": StepState}  or  {"rev": 44, "run": {...}}
 //
@@ -28,6 +33,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +44,19 @@
 namespace slipway::pipeline {
 
 inline constexpr int kStateVersion = 1;
+
+/// An earlier change of a step that the plan still owns (see OwnedChange above).
+struct OwnedChange {
+  std::string run_id;
+  uint64_t seq = 0;
+  nlohmann::json rollback = nullptr;
+  nlohmann::json rendered = nullptr;
+  bool masked = false;
+};
+
+/// At most this many earlier changes are kept per step: the first (usually what created the
+/// object, whose undo restores the world as it was before the plan) and the latest ones.
+inline constexpr size_t kMaxOwnedChanges = 8;
 
 struct StepState {
   std::string status = "pending";
@@ -52,6 +71,10 @@ struct StepState {
   uint64_t seq = 0;
   std::string run_id;
   bool masked = false;
+  std::vector<OwnedChange> history;
+  /// What this record owns: its earlier changes plus its own change when it is one not yet undone
+  /// (a succeeded record with undo data). Oldest first, capped at kMaxOwnedChanges.
+  std::vector<OwnedChange> Owned() const;
 };
 
 struct RunInfo {
@@ -83,8 +106,9 @@ Expected<State> LoadState(const std::filesystem::path& dir, const std::string& p
 /// The live state of one plan during a run. Thread-safe.
 class StateStore {
  public:
-  /// Opens (creating the directory, mode 0700). With `fresh`, existing state is ignored and replaced
-  /// at the next compaction (a corrupt file is first moved aside to <name>.corrupt.<time>).
+  /// Opens (creating the directory, mode 0700). With `fresh`, a damaged state is moved aside to
+  /// <name>.corrupt.<time> and a new one started; a readable one is kept (--fresh does not reuse
+  /// checkpoints, but what the plan owns stays recorded: the session decides).
   static Expected<std::unique_ptr<StateStore>> Open(const std::filesystem::path& dir, const std::string& plan,
                                                     const Masker& masker, bool fresh);
   ~StateStore();

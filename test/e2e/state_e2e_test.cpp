@@ -66,6 +66,32 @@ TEST_F(StateE2ETest, UnchangedStepsAreNotRolledBack) {
   EXPECT_EQ(r.exit_code, 1) << r.all();
   EXPECT_FALSE(std::filesystem::exists(Path("marks.txt"))) << Read("marks.txt");
   EXPECT_NE(r.out.find("this run had changed nothing to roll back"), std::string::npos) << r.out;
+  json st = State();
+  EXPECT_EQ(st["steps"]["s4"]["status"], "failed");
+  EXPECT_EQ(st["steps"]["s4"]["run_id"], st["run"]["id"]) << "the failed step ran in this run";
+  EXPECT_NE(st["steps"]["s1"]["run_id"], st["run"]["id"]) << "s1 came from the first run's checkpoint";
+  // What the first run changed is still owned: a rollback undoes it.
+  auto rollback = Slipway({"rollback", "p.yaml"});
+  EXPECT_EQ(rollback.exit_code, 0) << rollback.all();
+  EXPECT_EQ(Lines("marks.txt"), (std::vector<std::string>{"undo s3", "undo s2", "undo s1"}));
+}
+
+TEST_F(StateE2ETest, FreshRunKeepsEarlierChangesAndRollbackUndoesEachNewestFirst) {
+  WriteChain();
+  ASSERT_EQ(Slipway({"apply", "p.yaml"}).exit_code, 0);
+  auto fresh = Slipway({"apply", "p.yaml", "--fresh"});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.all();
+  json st = State();
+  ASSERT_EQ(st["steps"]["s2"]["history"].size(), 1u) << st.dump(2);
+  EXPECT_NE(st["steps"]["s2"]["history"][0]["run_id"], st["run"]["id"]);
+  std::filesystem::remove(Path("marks.txt"));
+  auto r = Slipway({"rollback", "p.yaml"});
+  EXPECT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_EQ(Lines("marks.txt"),
+            (std::vector<std::string>{"undo s3", "undo s3", "undo s2", "undo s2", "undo s1", "undo s1"}));
+  EXPECT_TRUE(State()["steps"]["s1"]["history"].empty());
+  EXPECT_EQ(Slipway({"rollback", "p.yaml"}).exit_code, 0);
+  EXPECT_EQ(Lines("marks.txt").size(), 6u) << "a second rollback finds nothing more to undo";
 }
 
 TEST_F(StateE2ETest, FailingRollbackExitsThreeAndStateSaysWhich) {

@@ -24,6 +24,7 @@ struct UndoLog {
   };
   std::mutex mu;
   std::vector<Span> spans;  // in start order
+  std::vector<std::string> tags;  // data.tag of every undo that had one, in order
   std::vector<std::string> Ids() {
     std::lock_guard lock(mu);
     std::vector<std::string> out;
@@ -53,6 +54,7 @@ class UndoKind : public StepKind {
       std::lock_guard lock(log_.mu);
       log_.spans.push_back({ctx.spec->id, Clock::now(), {}});
       at = log_.spans.size() - 1;
+      if (data.contains("tag")) log_.tags.push_back(ctx.spec->id + ":" + data["tag"].get<std::string>());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(data.value("sleep_ms", 0)));
     {
@@ -82,7 +84,7 @@ class RollbackOrderTest : public ::testing::Test {
   /// Rolls back `ids` (each with its undo data) and returns the outcomes in completion order.
   std::vector<RollbackOutcome> Roll(const std::vector<std::pair<std::string, Json>>& ids, int parallel) {
     std::vector<RollbackRequest> requests;
-    for (const auto& [id, data] : ids) requests.push_back({plan_.IndexOf(id), Json::object(), data});
+    for (const auto& [id, data] : ids) requests.push_back({plan_.IndexOf(id), Json::object(), data, {}});
     ExecOptions options;
     options.parallel = parallel;
     options.plan_dir = tmp_.Path();
@@ -103,6 +105,32 @@ class RollbackOrderTest : public ::testing::Test {
   RecordingSink events_;
   slipway::testing::TempDir tmp_;
 };
+
+TEST_F(RollbackOrderTest, EarlierChangesOfAStepAreUndoneAfterItsOwnNewestFirstAndStopAtAFailure) {
+  Load(R"(  - {id: ns, uses: undo}
+  - {id: cm, uses: undo, needs: [ns]}
+)");
+  RollbackRequest ns{plan_.IndexOf("ns"), Json::object(), nullptr,
+                     {{Json::object(), {{"tag", "created"}}}}};  // only an earlier change: the latest found it in place
+  RollbackRequest cm{plan_.IndexOf("cm"), Json::object(), {{"tag", "v3"}},
+                     {{Json::object(), {{"tag", "v2"}}}, {Json::object(), {{"tag", "v1"}}}}};
+  ExecOptions options;
+  options.parallel = 2;
+  options.plan_dir = tmp_.Path();
+  options.state_dir = tmp_.Path() / "state";
+  auto all = RunRollback(plan_, dag_, kinds_, {ns, cm}, options, events_, masker_, {});
+  EXPECT_EQ(log_.tags, (std::vector<std::string>{"cm:v3", "cm:v2", "cm:v1", "ns:created"}));
+  for (const auto& o : all) EXPECT_EQ(o.result, RollbackOutcome::Result::kRolledBack) << Id(o);
+
+  log_.tags.clear();
+  cm.earlier[0].data["fail"] = true;
+  all = RunRollback(plan_, dag_, kinds_, {ns, cm}, options, events_, masker_, {});
+  EXPECT_EQ(log_.tags, (std::vector<std::string>{"cm:v3", "cm:v2"})) << "v1 is not undone over a failed v2";
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].result, RollbackOutcome::Result::kFailed);
+  EXPECT_EQ(all[0].message, "undo of cm failed (undoing change 2 of 3, newest first)");
+  EXPECT_EQ(all[1].result, RollbackOutcome::Result::kLeftInPlace) << "ns stays: cm, which needs it, was not undone";
+}
 
 TEST_F(RollbackOrderTest, ChainIsUndoneInReverseDependencyOrder) {
   Load(R"(  - {id: s1, uses: undo}
