@@ -206,7 +206,9 @@ TEST_F(StateE2ETest, CtrlCDuringALongStepKillsTheGroupAndSavesState) {
   EXPECT_EQ(WEXITSTATUS(status), 130) << Read("out.txt");
   bool gone = false;
   for (int i = 0; i < 40 && !gone; ++i) {
-    gone = ::kill(child, 0) != 0;
+    // Killed, or a zombie waiting for PID 1 to reap it (the shell that was its parent is gone too).
+    std::string stat = Read("/proc/" + std::to_string(child) + "/stat");
+    gone = ::kill(child, 0) != 0 || stat.find(") Z ") != std::string::npos;
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(gone) << "the step's process group survived Ctrl-C";
