@@ -1,5 +1,6 @@
 #include "steps/mesh_istio.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -118,8 +119,16 @@ std::filesystem::path RecordPath(const pipeline::StepContext& ctx) { return Mesh
 std::vector<std::string> InstallArgv(const pipeline::StepContext& ctx, const Settings& s) {
   return ContextArgv(ctx, "istioctl", {"install", "-y", "-f", OverlayPath(ctx).string(), "--set", "profile=" + s.profile});
 }
-std::vector<std::string> VerifyArgv(const pipeline::StepContext& ctx) {
-  return ContextArgv(ctx, "istioctl", {"verify-install", "-f", OverlayPath(ctx).string()});
+// Readiness after an install (istioctl verify-install was removed in Istio 1.24): every Deployment
+// istioctl installed (istiod and the gateways carry operator.istio.io/component) finished rolling out,
+// then `istioctl version -o json` lists the control plane at the wanted version.
+std::vector<std::string> RolloutArgv(const pipeline::StepContext& ctx, std::chrono::milliseconds timeout) {
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout).count();
+  return KubectlArgv(ctx, {"rollout", "status", "deployment", "-n", "istio-system", "-l", "operator.istio.io/component",
+                           "--timeout", std::to_string(std::max<long long>(1, secs)) + "s"});
+}
+std::vector<std::string> VersionArgv(const pipeline::StepContext& ctx) {
+  return ContextArgv(ctx, "istioctl", {"version", "-o", "json"});
 }
 std::vector<std::string> UninstallArgv(const pipeline::StepContext& ctx) {
   return ContextArgv(ctx, "istioctl", {"uninstall", "--purge", "-y"});
@@ -200,6 +209,27 @@ Expected<std::map<std::string, Json>> Wanted(const std::string& policies, const 
   return out;
 }
 
+// istioctl's own version and the control plane's ("" when none answers), from `istioctl version -o json`:
+// {"clientVersion": {"version": ...}, "meshVersion": [{"Component", "Revision", "Info": {"version"}}]}.
+Expected<std::pair<std::string, std::string>> Versions(const pipeline::StepContext& ctx) {
+  auto argv = VersionArgv(ctx);
+  auto r = RunQuiet(ctx, argv, std::nullopt, kProbeTimeout);
+  if (!r) return tl::unexpected(r.error());
+  Json v = Json::parse(r->out, nullptr, false);
+  if (!r->Ok() || v.is_discarded() || !v.is_object()) {
+    if (r->Ok()) return Fail("istioctl version -o json: output is not JSON");
+    return tl::unexpected(CommandError(argv, *r));
+  }
+  std::pair<std::string, std::string> out;
+  out.first = v.value("clientVersion", Json::object()).value("version", "");
+  for (const auto& m : v.value("meshVersion", Json::array())) {
+    std::string ver = m.value("Info", Json::object()).value("version", "");
+    // The default revision answers for the mesh; another revision only when it is the only one.
+    if (m.value("Revision", "default") == "default" || out.second.empty()) out.second = ver;
+  }
+  return out;
+}
+
 // The world as the step sees it.
 struct World {
   std::string client_version;               // istioctl's own version
@@ -212,20 +242,10 @@ struct World {
 
 Expected<World> Look(const pipeline::StepContext& ctx, const Settings& s, const std::string& policies) {
   World w;
-  auto argv = ContextArgv(ctx, "istioctl", {"version", "-o", "json"});
-  auto r = RunQuiet(ctx, argv, std::nullopt, kProbeTimeout);
-  if (!r) return tl::unexpected(r.error());
-  Json v = Json::parse(r->out, nullptr, false);
-  if (!r->Ok() || v.is_discarded() || !v.is_object()) {
-    if (r->Ok()) return Fail("istioctl version -o json: output is not JSON");
-    return tl::unexpected(CommandError(argv, *r));
-  }
-  w.client_version = v.value("clientVersion", Json::object()).value("version", "");
-  for (const auto& m : v.value("meshVersion", Json::array())) {
-    std::string ver = m.value("Info", Json::object()).value("version", "");
-    // The default revision answers for the mesh; another revision only when it is the only one.
-    if (m.value("Revision", "default") == "default" || w.mesh_version.empty()) w.mesh_version = ver;
-  }
+  auto versions = Versions(ctx);
+  if (!versions) return tl::unexpected(versions.error());
+  w.client_version = versions->first;
+  w.mesh_version = versions->second;
   auto objects = ParseManifests(policies, s.ns);
   if (!objects) return tl::unexpected(objects.error());
   w.objects = std::move(*objects);
@@ -394,7 +414,9 @@ std::vector<std::string> MeshIstioStep::Describe(const pipeline::StepContext& ct
   lines.push_back(*overlay + (overlay->empty() || overlay->back() == '\n' ? "" : "\n") + "EOF");
   lines.push_back(pipeline::QuoteArgv(InstallArgv(ctx, s)) +
                   "   (when the control plane is absent, at another version, or its overlay changed)");
-  lines.push_back(pipeline::QuoteArgv(VerifyArgv(ctx)) + "   (after installing)");
+  lines.push_back(pipeline::QuoteArgv(RolloutArgv(ctx, s.timeout)) + "   (after installing: istiod and the gateways ready)");
+  lines.push_back(pipeline::QuoteArgv(VersionArgv(ctx)) + "   (after installing: the control plane answers" +
+                  (s.version.empty() ? "" : " at " + s.version) + ")");
   auto policies = RenderPolicies(ctx, s);
   if (!policies) {
     lines.push_back("error: " + policies.error().message);
@@ -478,9 +500,16 @@ Expected<pipeline::ApplyResult> MeshIstioStep::Apply(const pipeline::StepContext
     // A failed install of a fresh mesh leaves a partial one behind: it is this attempt's to remove.
     data["installed"] = !had_mesh;
     if (!installed->Ok()) return FailAndUndo(ctx, CommandError(install_argv, *installed), data, s.timeout);
-    auto verified = RunOk(ctx, VerifyArgv(ctx), std::nullopt, s.timeout, Echo::kStream);
-    if (!verified) return FailAndUndo(ctx, verified.error(), data, s.timeout);
-    version = world->client_version;
+    auto rolled = RunOk(ctx, RolloutArgv(ctx, s.timeout), std::nullopt, s.timeout + std::chrono::seconds(10), Echo::kStream);
+    if (!rolled) return FailAndUndo(ctx, rolled.error(), data, s.timeout);
+    auto answers = Versions(ctx);
+    if (!answers) return FailAndUndo(ctx, answers.error(), data, s.timeout);
+    if (answers->second.empty())
+      return FailAndUndo(ctx, Error("istioctl version -o json lists no control plane after the install"), data, s.timeout);
+    if (!s.version.empty() && !VersionMatches(s.version, answers->second))
+      return FailAndUndo(ctx, Error("the control plane answers as Istio " + answers->second + ", not " + s.version), data,
+                         s.timeout);
+    version = answers->second;
     Json record{{"profile", s.profile}, {"overlay_sha256", pipeline::Sha256Hex(*overlay)}, {"version", version}};
     if (auto w = WritePrivateFile(RecordPath(ctx), record.dump(2) + "\n"); !w) ctx.Log(w.error().message, pipeline::Level::kWarn);
   }

@@ -52,7 +52,7 @@ class PlansTest : public TempDirTest {
     // name, the exact version command, its answer
     const std::vector<std::array<std::string, 3>> tools = {
         {"helm", "version --short", "v3.14.4+g81c902a"},
-        {"istioctl", "version --remote=false", "client version: 1.22.3"},
+        {"istioctl", "version --remote=false", "client version: 1.32.0"},
         {"linkerd", "version --client --short", "stable-2.14.10"},
         {"velero", "version --client-only", "Client:\n\tVersion: v1.13.2"}};
     for (const auto& [tool, version_args, answer] : tools) {

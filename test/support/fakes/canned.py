@@ -9,7 +9,9 @@ tool script entry refers to one by name:
     python3 canned.py helm.status name=web namespace=shop revision:=2     (:= takes a JSON value)
 prints the result as JSON; `python3 canned.py --list` lists the names with their first doc line.
 
-Versions imitated: helm v3.14.4, istioctl 1.22.3, linkerd stable-2.14.10. Shapes (JSON keys, line
+Versions imitated: helm v3.14.4, istioctl 1.32.0 (its formats read from the Istio sources of Aug 2026:
+pkg/version/cobra.go for `version -o json`, operator/pkg/util/progress for `install`; verify-install,
+removed in 1.24, is gone), linkerd stable-2.14.10. Shapes (JSON keys, line
 formats, exit codes, stdout vs stderr) follow the real tools; timestamps, git commits and hashes are
 fixed, made-up values, so tests can assert exact text.
 
@@ -35,8 +37,6 @@ Catalogue
   istioctl.version_text       `istioctl version`
   istioctl.install            `istioctl install -y -f F` success
   istioctl.install_failed     `istioctl install` whose istiod never becomes ready, exit 1
-  istioctl.verify_install     `istioctl verify-install` success
-  istioctl.verify_install_failed  `istioctl verify-install` with istiod unavailable, exit 1
   istioctl.uninstall_purge    `istioctl uninstall --purge -y`
   linkerd.version_client_short  `linkerd version --client --short`
   linkerd.version             `linkerd version`
@@ -55,7 +55,7 @@ import sys
 
 HELM_VERSION = "v3.14.4"
 HELM_COMMIT = "81c902a123462fd4052bc5e9aa9c513c4c8fc142"
-ISTIO_VERSION = "1.22.3"
+ISTIO_VERSION = "1.32.0"
 ISTIO_REVISION = "2d6c6b3a8e3b2ae37ab1d7e5d2b2de1f1b2a0c4f"  # made up
 LINKERD_VERSION = "stable-2.14.10"
 DEPLOYED_AT = "2024-05-01T12:00:00.123456789Z"  # helm marshals times as RFC 3339 with nanoseconds
@@ -210,7 +210,7 @@ def helm_repo_update(names=None):
 # -- istioctl --------------------------------------------------------------------------------------------
 
 def _istio_build():
-    return {"version": ISTIO_VERSION, "revision": ISTIO_REVISION, "golang_version": "go1.22.5",
+    return {"version": ISTIO_VERSION, "revision": ISTIO_REVISION, "golang_version": "go1.25.5",
             "status": "Clean", "tag": ISTIO_VERSION}
 
 
@@ -255,30 +255,6 @@ def istioctl_install_failed():
               "image \"docker.io/istio/pilot:%s\")\n" % ISTIO_VERSION)
     stderr = ("Error: failed to install manifests: errors occurred during operation: failed to wait for resource: "
               "resources not ready after 5m0s: context deadline exceeded\n")
-    return out(stdout, stderr, 1)
-
-
-def istioctl_verify_install(revision="default"):
-    """`istioctl verify-install` success."""
-    checked = ["ClusterRole: istiod-clusterrole-istio-system.istio-system",
-               "ClusterRoleBinding: istiod-clusterrole-istio-system.istio-system",
-               "ServiceAccount: istiod.istio-system", "Deployment: istiod.istio-system",
-               "Service: istiod.istio-system", "HorizontalPodAutoscaler: istiod.istio-system",
-               "PodDisruptionBudget: istiod.istio-system",
-               "Deployment: istio-ingressgateway.istio-system", "Service: istio-ingressgateway.istio-system"]
-    lines = ['1 Istio control planes detected, checking --revision "%s" only' % revision]
-    lines += ["\u2714 %s checked successfully" % c for c in checked]
-    lines += ["Checked 14 custom resource definitions", "Checked 2 Istio Deployments",
-              "\u2714 Istio is installed and verified successfully"]
-    return out("\n".join(lines) + "\n")
-
-
-def istioctl_verify_install_failed(revision="default"):
-    """`istioctl verify-install` with istiod unavailable."""
-    stdout = ('1 Istio control planes detected, checking --revision "%s" only\n'
-              "\u2718 Deployment: istiod.istio-system failed: deployment istiod.istio-system has 0 of 1 "
-              "replicas available\n" % revision)
-    stderr = "Error: Istio present but verify-install failed: deployment istiod.istio-system has 0 of 1 replicas available\n"
     return out(stdout, stderr, 1)
 
 
@@ -507,8 +483,6 @@ CANNED = {
     "istioctl.version_text": istioctl_version_text,
     "istioctl.install": istioctl_install,
     "istioctl.install_failed": istioctl_install_failed,
-    "istioctl.verify_install": istioctl_verify_install,
-    "istioctl.verify_install_failed": istioctl_verify_install_failed,
     "istioctl.uninstall_purge": istioctl_uninstall_purge,
     "linkerd.version_client_short": linkerd_version_client_short,
     "linkerd.version": linkerd_version,

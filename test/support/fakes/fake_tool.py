@@ -18,6 +18,10 @@ ENTRY (format)
   "canned": "helm.status", "params": {...}   optional; outputs from canned.py (stdout/stderr/exit above
                            override them)
   "sleep": seconds         optional; wait before answering (to test timeouts)
+  "then": [[argv], ...]    optional; commands run (with the fake's environment) after the entry matched and
+                           before it answers: the real tool's effect on the world, e.g. `kubectl apply -f
+                           istiod.yaml` for `istioctl install`, so the checks that follow hit the real cluster.
+                           A failing command makes the fake exit with its code and stderr.
 
 Matching: entries without "repeat" form an ordered sequence per tool and are consumed one by one; a call
 must match the next one. Entries with "repeat": true sit outside the sequence and match any number of
@@ -35,6 +39,7 @@ import fcntl
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 
@@ -156,6 +161,12 @@ def main(argv):
 
     if entry is not None and entry.get("sleep"):
         time.sleep(float(entry["sleep"]))
+    for command in (entry or {}).get("then", []):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.stderr.write("fake %s: side effect %s failed (exit %d): %s%s" % (
+                tool, json.dumps(command), done.returncode, done.stdout, done.stderr))
+            return done.returncode
     sys.stdout.write(result["stdout"])
     sys.stdout.flush()
     sys.stderr.write(result["stderr"])

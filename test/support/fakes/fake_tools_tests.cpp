@@ -82,13 +82,13 @@ TEST_F(FakeToolsTest, UnexpectedCallExits97AndNamesTheNextExpectedCall) {
 
 TEST_F(FakeToolsTest, CallsMustComeInScriptOrderAndAreConsumed) {
   fakes_->Expect("istioctl", {{"argv", {"install", "-y", "-f", "iop.yaml"}}, {"canned", "istioctl.install"}});
-  fakes_->Expect("istioctl", {{"argv", {"verify-install"}}, {"canned", "istioctl.verify_install"}});
-  EXPECT_EQ(Run({"istioctl", "verify-install"}).exit_code, 97);  // too early
+  fakes_->Expect("istioctl", {{"argv", {"version", "-o", "json"}}, {"canned", "istioctl.version_json"}});
+  EXPECT_EQ(Run({"istioctl", "version", "-o", "json"}).exit_code, 97);  // too early
   EXPECT_EQ(Run({"istioctl", "install", "-y", "-f", "iop.yaml"}).exit_code, 0);
-  EXPECT_EQ(Run({"istioctl", "verify-install"}).exit_code, 0);
-  RunResult extra = Run({"istioctl", "verify-install"});
+  EXPECT_EQ(Run({"istioctl", "version", "-o", "json"}).exit_code, 0);
+  RunResult extra = Run({"istioctl", "version", "-o", "json"});
   EXPECT_EQ(extra.exit_code, 97);
-  EXPECT_EQ(extra.err, "fake istioctl: unexpected call: [\"verify-install\"]; expected no further calls\n");
+  EXPECT_EQ(extra.err, "fake istioctl: unexpected call: [\"version\", \"-o\", \"json\"]; expected no further calls\n");
   EXPECT_EQ(fakes_->Missing(), std::vector<std::string>{});
 }
 
@@ -196,9 +196,9 @@ TEST_F(FakeToolsTest, IstioctlAndLinkerdCannedOutputsHaveTheirShapes) {
   fakes_->ExpectCanned("linkerd", {"install", "--crds"}, "linkerd.install_crds");
 
   auto version = nlohmann::json::parse(Run({"istioctl", "version", "-o", "json"}).out);
-  EXPECT_EQ(version["clientVersion"]["version"], "1.22.3");
+  EXPECT_EQ(version["clientVersion"]["version"], "1.32.0");
   EXPECT_EQ(version["meshVersion"][0]["Component"], "istiod");
-  EXPECT_EQ(version["meshVersion"][0]["Info"]["version"], "1.22.3");
+  EXPECT_EQ(version["meshVersion"][0]["Info"]["version"], "1.32.0");
 
   RunResult uninstall = Run({"istioctl", "uninstall", "--purge", "-y"});
   EXPECT_EQ(uninstall.exit_code, 0);
