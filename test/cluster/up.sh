@@ -60,10 +60,15 @@ start() {
   echo "$name $!" >> "$dir/pids"
 }
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local deadline=$((SECONDS + $1)) what=$2
+  local deadline=$((SECONDS + $1)) what=$2 started=$SECONDS
   shift 2
   until "$@" > /dev/null 2>&1; do
-    ((SECONDS < deadline)) || fail "$what did not come up within the time allowed"
+    ((SECONDS < deadline)) || fail "$what did not come up within $((SECONDS - started)) s"
+    # A component that exited will not come up: say so at once, with its log (fail prints the tails).
+    local name pid
+    while read -r name pid; do
+      kill -0 "$pid" 2> /dev/null || fail "$name exited while waiting for $what"
+    done < "$dir/pids"
     sleep 0.2
   done
 }
@@ -90,9 +95,10 @@ chmod 600 "$pki"/*.key "$pki/tokens.csv"
 # --- etcd and the API server ---------------------------------------------------------------------
 etcd_client=$(free_port)
 etcd_peer=$(free_port)
+while [[ $etcd_peer == "$etcd_client" ]]; do etcd_peer=$(free_port); done
 start etcd "$bin/etcd" --data-dir "$dir/etcd" --listen-client-urls "http://127.0.0.1:$etcd_client" \
   --listen-peer-urls "http://127.0.0.1:$etcd_peer"
-wait_for 30 "etcd" grep -q "ready on" "$dir/logs/etcd.log"
+wait_for 90 "etcd" grep -q "ready on" "$dir/logs/etcd.log"
 
 api_port=$(free_port)
 start kube-apiserver "$bin/kube-apiserver" \
