@@ -101,10 +101,22 @@ Expected<pipeline::ApplyResult> K8sNamespaceStep::Apply(const pipeline::StepCont
   std::string name = GetString(w, "name");
   auto live = GetNamespace(ctx, name);
   if (!live) return tl::unexpected(live.error());
-  Json rollback{{"name", name}, {"created", !live->exists}};
+  bool created = false;
   if (!live->exists) {
-    if (auto r = Run(ctx, KubectlArgv(ctx, {"create", "namespace", name})); !r) return tl::unexpected(r.error());
+    auto r = Run(ctx, KubectlArgv(ctx, {"create", "namespace", name}));
+    // Another client (a second run of this plan from another checkout, say) created it since the probe:
+    // it is there, and not this run's to delete on rollback.
+    if (!r && r.error().message.find("(AlreadyExists)") != std::string::npos) {
+      ctx.Log("namespace " + name + " was created meanwhile by someone else; taken as present");
+      live = GetNamespace(ctx, name);
+      if (!live) return tl::unexpected(live.error());
+    } else if (!r) {
+      return tl::unexpected(r.error());
+    } else {
+      created = true;
+    }
   }
+  Json rollback{{"name", name}, {"created", created}};
   // Remember the previous value of every key we touch (null: it was absent) so rollback restores it.
   Json previous_labels = Json::object(), previous_annotations = Json::object();
   for (const char* what : {"labels", "annotations"}) {
@@ -121,9 +133,9 @@ Expected<pipeline::ApplyResult> K8sNamespaceStep::Apply(const pipeline::StepCont
   rollback["labels"] = previous_labels;
   rollback["annotations"] = previous_annotations;
   pipeline::ApplyResult out;
-  out.outputs = {{"name", name}, {"created", live->exists ? "false" : "true"}};
+  out.outputs = {{"name", name}, {"created", created ? "true" : "false"}};
   out.rollback = rollback;
-  out.summary = live->exists ? "updated namespace " + name : "created namespace " + name;
+  out.summary = created ? "created namespace " + name : "updated namespace " + name;
   return out;
 }
 

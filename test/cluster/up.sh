@@ -194,6 +194,7 @@ done
 "$bin/helm" repo index "$dir/charts/repo" --url "$repo_url" >> "$dir/logs/setup.log"
 cat > "$dir/nginx/nginx.conf" <<EOF
 daemon off;
+master_process off;  # one process, as the invoking user: the worker of a root master (nobody) may not read a 0700 checkout
 worker_processes 1;
 pid $dir/nginx/nginx.pid;
 error_log $dir/logs/nginx-error.log warn;

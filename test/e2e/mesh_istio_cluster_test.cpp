@@ -6,34 +6,13 @@
 // Istio charts label them (operator.istio.io/component, app, istio, istio.io/rev).
 #include <nlohmann/json.hpp>
 
-#include "test/support/cluster/test_cluster.h"
-#include "test/support/fakes/fake_tools.h"
+#include "test/support/cluster/cluster_fakes.h"
 
 namespace slipway::test {
 namespace {
 
 using nlohmann::json;
 using Argv = std::vector<std::string>;
-
-// What `istioctl install` leaves in istio-system for the readiness checks: the Deployments, labelled as
-// manifests/charts/istio-control/istio-discovery and gateways/istio-{ingress,egress} label them.
-std::string ControlPlane(bool egress) {
-  auto deployment = [](const std::string& name, const std::string& component, const std::string& app,
-                       const std::string& istio) {
-    return "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
-           "\n  namespace: istio-system\n  labels:\n    app: " + app + "\n    istio: " + istio +
-           "\n    istio.io/rev: default\n    operator.istio.io/component: " + component +
-           "\n    install.operator.istio.io/owning-resource: unknown\nspec:\n  replicas: 1\n  selector:\n"
-           "    matchLabels: {app: " + app + ", istio: " + istio + "}\n  template:\n    metadata:\n"
-           "      labels: {app: " + app + ", istio: " + istio + "}\n    spec:\n      containers:\n"
-           "        - {name: main, image: docker.io/istio/pilot:1.32.0, resources: {requests: {cpu: 10m}}}\n";
-  };
-  std::string out = "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n";
-  out += deployment("istiod", "Pilot", "istiod", "pilot");
-  out += deployment("istio-ingressgateway", "IngressGateways", "istio-ingressgateway", "ingressgateway");
-  if (egress) out += deployment("istio-egressgateway", "EgressGateways", "istio-egressgateway", "egressgateway");
-  return out;
-}
 
 constexpr const char* kIstioPlan = R"(apiVersion: slipway/v1
 kind: Plan
@@ -57,30 +36,22 @@ steps:
           "{{ vars.fail }}"]
 )";
 
-class MeshIstioOnRealClusterWithFakeIstioctlTest : public ClusterTest {
+class MeshIstioOnRealClusterWithFakeIstioctlTest : public ClusterTestWithFakes {
  protected:
   void SetUp() override {
-    ClusterTest::SetUp();
+    ClusterTestWithFakes::SetUp();
     if (HasFatalFailure()) return;
-    std::filesystem::create_directories(Path("fakes"));
-    fakes_ = std::make_unique<FakeTools>(Path("fakes"));
-    for (const auto& kv : fakes_->Env()) env_[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
-    env_["PATH"] = FakeTools::BinDir().string() + ":" + Env()["PATH"];  // the fakes, then the cluster's tools
     ns_ = Namespace("shop");
     Kubectl({"create", "namespace", ns_});
     std::string plan = kIstioPlan;
     plan.replace(plan.find("namespace: NS"), 13, "namespace: " + ns_);
     Write("p.yaml", plan);
-    Write("control-plane.yaml", ControlPlane(true));
-    RemoveControlPlane();  // whatever an earlier test left
+    Write("control-plane.yaml", IstioControlPlane(true));
+    RemoveIstioControlPlane();  // whatever an earlier test left
   }
   void TearDown() override {
-    if (fakes_) RemoveControlPlane();
-    ClusterTest::TearDown();
-  }
-  void RemoveControlPlane() {
-    Kubectl({"delete", "deployments", "-n", "istio-system", "-l", "app in (istiod,istio-ingressgateway,istio-egressgateway)",
-             "--ignore-not-found", "--wait=true"});
+    if (fakes_) RemoveIstioControlPlane();
+    ClusterTestWithFakes::TearDown();
   }
   CliResult Apply(std::vector<std::string> args) {
     args.insert(args.begin(), "apply");
@@ -89,7 +60,6 @@ class MeshIstioOnRealClusterWithFakeIstioctlTest : public ClusterTest {
   bool Contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
   std::string Overlay() { return Path(".slipway/mesh-istio/mesh/istio-operator.yaml").string(); }
   Argv Install() { return {"install", "-y", "-f", Overlay(), "--set", "profile=default"}; }
-  std::string KubectlBin() { return cluster().Bin() + "/kubectl"; }
   void ExpectVersion(bool mesh) {
     fakes_->ExpectCanned("istioctl", {"version", "-o", "json"}, "istioctl.version_json", {{"mesh", mesh}});
   }
@@ -114,11 +84,12 @@ class MeshIstioOnRealClusterWithFakeIstioctlTest : public ClusterTest {
                                            "operator.istio.io/component", "--ignore-not-found"}}}});
   }
   json PeerAuthentication() { return cluster().Get("PeerAuthentication", ns_, "default"); }
-  json AuthorizationPolicy() { return cluster().Get("AuthorizationPolicy", ns_, "allow-in-namespace"); }
+  // Fully qualified: linkerd's policy.linkerd.io has an AuthorizationPolicy kind too.
+  json AuthorizationPolicy() {
+    return cluster().Get("authorizationpolicies.security.istio.io", ns_, "allow-in-namespace");
+  }
   bool Absent(const json& o) { return o.is_null() || o.contains("error"); }
 
-  std::unique_ptr<FakeTools> fakes_;
-  std::map<std::string, std::string> env_;
   std::string ns_;
 };
 
@@ -166,7 +137,7 @@ TEST_F(MeshIstioOnRealClusterWithFakeIstioctlTest, FreshInstallWaitsForTheRollou
 TEST_F(MeshIstioOnRealClusterWithFakeIstioctlTest, InstallWhoseIstiodNeverBecomesReadyFailsTheRolloutAndIsPurged) {
   // istioctl says it installed, but istiod cannot be scheduled (more CPU than the node has): the
   // rollout check, not istioctl's word, decides.
-  std::string cp = ControlPlane(true);
+  std::string cp = IstioControlPlane(true);
   cp.replace(cp.find("cpu: 10m"), 8, "cpu: \"1000\"");
   Write("control-plane.yaml", cp);
   std::string plan = Read("p.yaml");

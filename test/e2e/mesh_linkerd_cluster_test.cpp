@@ -8,8 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/subprocess.h"
-#include "test/support/cluster/test_cluster.h"
-#include "test/support/fakes/fake_tools.h"
+#include "test/support/cluster/cluster_fakes.h"
 
 namespace slipway::test {
 namespace {
@@ -32,27 +31,17 @@ steps:
           "{{ steps.mesh.outputs.trust_anchor_fingerprint }}", "{{ vars.fail }}"]
 )";
 
-class MeshLinkerdOnRealClusterWithFakeLinkerdTest : public ClusterTest {
+class MeshLinkerdOnRealClusterWithFakeLinkerdTest : public ClusterTestWithFakes {
  protected:
   void SetUp() override {
-    ClusterTest::SetUp();
+    ClusterTestWithFakes::SetUp();
     if (HasFatalFailure()) return;
-    std::filesystem::create_directories(Path("fakes"));
-    fakes_ = std::make_unique<FakeTools>(Path("fakes"));
-    for (const auto& kv : fakes_->Env()) env_[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
-    env_["PATH"] = FakeTools::BinDir().string() + ":" + Env()["PATH"];  // the fakes, then the cluster's tools
     RemoveLinkerd();  // whatever an earlier test left
     Write("p.yaml", kLinkerdPlan);
   }
   void TearDown() override {
     if (fakes_) RemoveLinkerd();
-    ClusterTest::TearDown();
-  }
-  // The linkerd namespace and CRDs are cluster-wide: gone (not Terminating) before the next test.
-  void RemoveLinkerd() {
-    Kubectl({"delete", "namespace", "linkerd", "--ignore-not-found", "--wait=true", "--timeout=120s"});
-    Kubectl({"delete", "crd", "serviceprofiles.linkerd.io", "servers.policy.linkerd.io",
-             "authorizationpolicies.policy.linkerd.io", "meshtlsauthentications.policy.linkerd.io", "--ignore-not-found"});
+    ClusterTestWithFakes::TearDown();
   }
   CliResult Run(std::vector<std::string> args) { return ClusterTest::Run(std::move(args), env_); }
   bool Contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
@@ -94,8 +83,6 @@ class MeshLinkerdOnRealClusterWithFakeLinkerdTest : public ClusterTest {
     return ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0xFFFF;
   }
 
-  std::unique_ptr<FakeTools> fakes_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(MeshLinkerdOnRealClusterWithFakeLinkerdTest, InstallGeneratesCertificatesAppliesManifestsAndRerunReusesThem) {

@@ -166,11 +166,12 @@ TEST_F(PlansTest, LinkerdPlanBacksUpBeforeTheReleaseAndGatesOnItsSlos) {
   EXPECT_EQ(plan["summary"]["failed"], 0) << plan.dump(2);
   EXPECT_EQ(Step(plan, "linkerd").value("wave", -1), Step(plan, "prometheus-stack").value("wave", -1));
   EXPECT_EQ(Step(plan, "linkerd").value("wave", -1), Step(plan, "backup").value("wave", -1));
-  EXPECT_LT(Step(plan, "backup").value("wave", -1), Step(plan, "app").value("wave", -1));
+  EXPECT_LT(Step(plan, "backup").value("wave", -1), Step(plan, "backup-verified").value("wave", -1));
+  EXPECT_LT(Step(plan, "backup-verified").value("wave", -1), Step(plan, "app").value("wave", -1));
   // The backup's check ran (read-only) and found no backup of this release.
   const json& backup = Step(plan, "backup");
   EXPECT_TRUE(backup["probe"].value("ran", false)) << backup.dump(2);
-  EXPECT_NE(backup["probe"].value("detail", "").find("velero backup get pipeline-pre-3.0.0"), std::string::npos)
+  EXPECT_NE(backup["probe"].value("detail", "").find("kubectl wait -n velero backups.velero.io/pipeline-pre-3.0.0"), std::string::npos)
       << backup.dump(2);
   EXPECT_NE(Commands(backup).find("velero backup create pipeline-pre-3.0.0"), std::string::npos) << Commands(backup);
   for (const char* id : {"linkerd", "service-profiles", "app"})

@@ -2,9 +2,8 @@
 // the built slipway binary (a plan of `template` steps with fixed values) and
 //   * compared with golden files in test/e2e/golden/ (SLIPWAY_UPDATE_GOLDEN=1 rewrites them),
 //   * checked for the settings the reference deploys rely on (so a regenerated golden cannot hide them),
-//   * sent to the in-repo Kubernetes API test server with the REAL kubectl
-//     (`kubectl apply --dry-run=server -f FILE`; test/support/kube/kube_api_server.py, not a real cluster),
 //   * and, for the PrometheusRule, checked by the real `promtool check rules`.
+// The real API server's validation of every rendered manifest is templates_cluster_test.cpp.
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -14,8 +13,8 @@
 #include <set>
 
 #include "support/e2e_harness.h"
-#include "test/support/kube/kube_test_server.h"
-#include "test/support/kube/run_capture.h"
+#include "e2e/render_templates_plan.h"
+#include "test/support/run_capture.h"
 
 namespace slipway::test {
 namespace {
@@ -32,152 +31,7 @@ std::string ReadFile(const std::filesystem::path& p) {
   return b.str();
 }
 
-// One plan renders every template: values as a real deploy would give them (REFERENCE-DEPLOYS §1/§2),
-// chosen so that every optional branch of every template is taken somewhere.
-constexpr const char* kRenderPlan = R"(apiVersion: slipway/v1
-kind: Plan
-metadata: {name: render-templates}
-vars:
-  namespace: shop
-  image_registry: registry.example.com/shop
-  image_tag: "1.4.2"
-  public_host: shop.example.com
-  tls_secret: shop-tls
-steps:
-  - id: namespace
-    uses: template
-    with: {src: templates/namespace/namespace.yaml, dest: out/namespace.yaml,
-           values: {istio_injection: enabled, environment: production}}
-  - id: namespace-linkerd
-    uses: template
-    with: {src: templates/namespace/namespace.yaml, dest: out/namespace-linkerd.yaml,
-           values: {namespace: pipeline, linkerd_inject: enabled}}
-  - id: destination-rules
-    uses: template
-    with:
-      src: templates/istio/destination-rules.yaml
-      dest: out/destination-rules.yaml
-      values:
-        services:
-          - {name: auth, load_balancer: LEAST_CONN, consecutive_errors: 5, interval: 30s, base_ejection_time: 30s}
-          - {name: game, load_balancer: ROUND_ROBIN, locality: true, consecutive_errors: 3, interval: 10s, base_ejection_time: 10s}
-          - {name: ai, load_balancer: LEAST_CONN, consecutive_errors: 2, interval: 60s, base_ejection_time: 60s}
-          - {name: social}
-  - id: virtual-services
-    uses: template
-    with:
-      src: templates/istio/virtual-service-canary.yaml
-      dest: out/virtual-services.yaml
-      values:
-        services:
-          - {name: auth, path_prefix: /auth}
-          - {name: game, path_prefix: /game, canary_tag: 1.5.0-rc.1}
-          - {name: chat, canary_tag: 2.0.0, stable_weight: 75, canary_weight: 25}
-          - {name: ai, retry_attempts: 3, per_try_timeout: 30s, retry_on: "5xx,reset", timeout: 90s}
-  - id: gateway
-    uses: template
-    with: {src: templates/istio/gateway.yaml, dest: out/gateway.yaml}
-  - id: service-profiles
-    uses: template
-    with:
-      src: templates/linkerd/service-profiles.yaml
-      dest: out/service-profiles.yaml
-      values:
-        services:
-          - name: ingest
-            routes:
-              - {name: POST /api/events, method: POST, path_regex: /api/events}
-              - {name: "GET /api/events/:id", path_regex: '/api/events/[^/]+', retryable: true}
-          - {name: query, health_path: /healthz, routes: [{name: GET /api/query, path_regex: /api/query, timeout: 10s}]}
-  - id: deployment
-    uses: template
-    with:
-      src: templates/app/deployment.yaml
-      dest: out/deployment.yaml
-      values:
-        otel_endpoint: http://otel-collector.observability:4318
-        services:
-          - {name: auth, cpu_request: 500m, memory_limit: 1Gi}
-          - {name: game, canary_tag: 1.5.0-rc.1, port: 9090}
-  - id: service
-    uses: template
-    with:
-      src: templates/app/service.yaml
-      dest: out/service.yaml
-      values:
-        services: [{name: auth}, {name: game, target_port: 9090, failure_accrual: 5}]
-  - id: hpa
-    uses: template
-    with:
-      src: templates/app/hpa.yaml
-      dest: out/hpa.yaml
-      values:
-        services: [{name: auth, min_replicas: 3, max_replicas: 10}, {name: game}]
-  - id: pdb
-    uses: template
-    with:
-      src: templates/app/pdb.yaml
-      dest: out/pdb.yaml
-      values:
-        services: [{name: auth, min_available: 2}, {name: game}, {name: ai, min_available: "50%"}]
-  - id: prometheus-values
-    uses: template
-    with: {src: templates/observability/prometheus-values.yaml, dest: out/prometheus-values.yaml,
-           values: {linkerd: true, retention: 30d, storage_class: gp3, grafana_admin_secret: grafana-admin,
-                    jaeger_query_url: "http://jaeger-query.observability:16686"}}
-  - id: prometheus-values-standalone-grafana
-    uses: template
-    with: {src: templates/observability/prometheus-values.yaml, dest: out/prometheus-values-standalone-grafana.yaml,
-           values: {standalone_grafana: true}}
-  - id: grafana-values
-    uses: template
-    with: {src: templates/observability/grafana-values.yaml, dest: out/grafana-values.yaml,
-           values: {prometheus_url: "http://kube-prometheus-stack-prometheus.monitoring:9090",
-                    jaeger_query_url: "http://jaeger-query.observability:16686"}}
-  - id: otel-collector-values
-    uses: template
-    with: {src: templates/observability/otel-collector-values.yaml, dest: out/otel-collector-values.yaml,
-           values: {jaeger_otlp_endpoint: "jaeger-collector.observability:4317"}}
-  - id: jaeger-values
-    uses: template
-    with: {src: templates/observability/jaeger-values.yaml, dest: out/jaeger-values.yaml,
-           values: {elasticsearch_host: elasticsearch-master.observability}}
-  - id: slo-rules
-    uses: template
-    with:
-      src: templates/observability/slo-rules.yaml
-      dest: out/slo-rules.yaml
-      values:
-        sli_requests: 'istio_requests_total{reporter="destination",destination_service_namespace="shop"}'
-        sli_errors: 'istio_requests_total{reporter="destination",destination_service_namespace="shop",response_code=~"5.."}'
-        sli_latency_buckets: 'istio_request_duration_milliseconds_bucket{reporter="destination",destination_service_namespace="shop"}'
-        sli_service_label: destination_service_name
-        services:
-          - {name: auth, availability: 99.9, latency_p95_ms: 200, error_rate: 0.1}
-          - {name: game, availability: 99.5, latency_p95_ms: 500, error_rate: 0.5}
-          - {name: ai, availability: 99.0, latency_p95_ms: 2000, error_rate: 1.0}
-  - id: dashboard-application
-    uses: template
-    with: {src: templates/observability/dashboard-application.yaml, dest: out/dashboard-application.yaml}
-  - id: dashboard-slo
-    uses: template
-    with: {src: templates/observability/dashboard-slo.yaml, dest: out/dashboard-slo.yaml}
-  - id: dashboard-infrastructure
-    uses: template
-    with: {src: templates/observability/dashboard-infrastructure.yaml, dest: out/dashboard-infrastructure.yaml,
-           values: {monitoring_namespace: observability}}
-)";
-
-// Rendered Kubernetes manifests (the rest are Helm values files).
-const std::vector<std::string> kManifests = {
-    "namespace",         "namespace-linkerd", "destination-rules", "virtual-services", "gateway",
-    "service-profiles",  "deployment",        "service",           "hpa",              "pdb",
-    "slo-rules",         "dashboard-application", "dashboard-slo", "dashboard-infrastructure"};
-const std::vector<std::string> kValuesFiles = {"prometheus-values", "prometheus-values-standalone-grafana",
-                                               "grafana-values", "otel-collector-values", "jaeger-values"};
-
-// Renders once per process (one `slipway apply` of the plan above); the API server starts only for the
-// dry-run test.
+// Renders once per process (one `slipway apply` of the plan of render_templates_plan.h).
 class TemplatesTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -191,8 +45,6 @@ class TemplatesTest : public ::testing::Test {
     render_ = new RunResult(RunCapture({SLIPWAY_BINARY, "apply", "render.yaml"}, o));
   }
   static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
     std::error_code ec;
     if (!failed_) std::filesystem::remove_all(*dir_, ec);
     delete dir_;
@@ -216,33 +68,13 @@ class TemplatesTest : public ::testing::Test {
       if (d["kind"].as<std::string>() == kind && d["metadata"]["name"].as<std::string>() == name) return d;
     return YAML::Node();
   }
-  // Starts the API server for the one test that needs it (ctest runs every test in its own process).
-  static void StartServer() {
-    std::filesystem::create_directories(*dir_ / "kube");
-    KubeTestServerOptions options;
-    options.dir = *dir_ / "kube";
-    auto s = KubeTestServer::Start(options);
-    ASSERT_TRUE(s) << s.error().message;
-    server_ = new KubeTestServer(std::move(*s));
-  }
-  static RunResult Kubectl(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{"kubectl"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    RunOptions o;
-    o.env = server_->Env();
-    o.timeout = std::chrono::seconds(30);
-    return RunCapture(argv, o);
-  }
-
   static std::filesystem::path* dir_;
   static RunResult* render_;
-  static KubeTestServer* server_;
   static bool failed_;
 };
 
 std::filesystem::path* TemplatesTest::dir_ = nullptr;
 RunResult* TemplatesTest::render_ = nullptr;
-KubeTestServer* TemplatesTest::server_ = nullptr;
 bool TemplatesTest::failed_ = false;
 
 // Where two texts first differ, for a readable failure.
@@ -342,31 +174,55 @@ TEST_F(TemplatesTest, DestinationRulesCarryTheCircuitBreakersAndPools) {
 
 TEST_F(TemplatesTest, VirtualServicesSplitCanaryTrafficByWeightDefaulting90To10) {
   auto docs = Documents("virtual-services");
-  ASSERT_EQ(docs.size(), 4u);
-  auto weights = [&](const std::string& name) {
+  ASSERT_EQ(docs.size(), 5u);  // one per service, and the public one
+  // The weights of the route named `route` (primary, or NAME-primary in the public VirtualService).
+  auto weights = [&](const std::string& vs_name, const std::string& route_name) {
     std::vector<std::pair<std::string, int>> out;
-    auto vs = Find(docs, "VirtualService", name);
+    auto vs = Find(docs, "VirtualService", vs_name);
     for (const auto& route : vs["spec"]["http"]) {
-      if (route["name"].as<std::string>() != "primary") continue;
+      if (route["name"].as<std::string>() != route_name) continue;
       for (const auto& r : route["route"])
         out.emplace_back(r["destination"]["subset"].as<std::string>(), r["weight"].as<int>());
     }
     return out;
   };
   using W = std::vector<std::pair<std::string, int>>;
-  EXPECT_EQ(weights("game"), (W{{"stable", 90}, {"canary", 10}}));
-  EXPECT_EQ(weights("chat"), (W{{"stable", 75}, {"canary", 25}}));
-  EXPECT_EQ(weights("auth"), (W{{"stable", 100}}));
+  EXPECT_EQ(weights("game", "primary"), (W{{"stable", 90}, {"canary", 10}}));
+  EXPECT_EQ(weights("chat", "primary"), (W{{"stable", 75}, {"canary", 25}}));
+  EXPECT_EQ(weights("auth", "primary"), (W{{"stable", 100}}));
+  EXPECT_EQ(weights("shop-public", "game-primary"), (W{{"stable", 90}, {"canary", 10}}));
+  EXPECT_EQ(weights("shop-public", "auth-primary"), (W{{"stable", 100}}));
   auto game = Find(docs, "VirtualService", "game");
   EXPECT_EQ(game["spec"]["http"][0]["name"].as<std::string>(), "canary-pinned");
-  EXPECT_EQ(game["spec"]["gateways"][1].as<std::string>(), "shop/shop-gateway");
-  EXPECT_EQ(game["spec"]["hosts"][1].as<std::string>(), "shop.example.com");
   auto ai = Find(docs, "VirtualService", "ai");
-  EXPECT_EQ(ai["spec"]["gateways"].size(), 1u);
   EXPECT_EQ(ai["spec"]["http"][0]["retries"]["attempts"].as<int>(), 3);
   EXPECT_EQ(ai["spec"]["http"][0]["retries"]["perTryTimeout"].as<std::string>(), "30s");
   EXPECT_EQ(ai["spec"]["http"][0]["timeout"].as<std::string>(), "90s");
   EXPECT_EQ(Find(docs, "VirtualService", "auth")["spec"]["http"][0]["retries"]["attempts"].as<int>(), 2);
+  auto pub = Find(docs, "VirtualService", "shop-public");
+  ASSERT_TRUE(pub);
+  EXPECT_EQ(pub["spec"]["http"][1]["match"][0]["uri"]["prefix"].as<std::string>(), "/game");
+  EXPECT_EQ(pub["spec"]["http"][1]["match"][0]["headers"]["x-canary"]["exact"].as<std::string>(), "always");
+}
+
+// istioctl analyze's IST0109 (an Error, so the plans' mesh-analyze step fails): two VirtualServices
+// bound to the same gateway (here `mesh`) list the same host. The public host therefore lives in one
+// VirtualService bound to the ingress Gateway only; the in-mesh ones list only their service's host.
+TEST_F(TemplatesTest, NoHostIsListedByTwoVirtualServicesOfOneGatewaySoAnalyzeFindsNoIst0109) {
+  std::map<std::string, std::vector<std::string>> owners;  // "gateway host" -> VirtualServices
+  for (const auto& vs : Documents("virtual-services")) {
+    std::string name = vs["metadata"]["name"].as<std::string>();
+    std::vector<std::string> gateways;
+    if (vs["spec"]["gateways"])
+      for (const auto& g : vs["spec"]["gateways"]) gateways.push_back(g.as<std::string>());
+    else
+      gateways.push_back("mesh");
+    for (const auto& g : gateways)
+      for (const auto& h : vs["spec"]["hosts"]) owners[g + " " + h.as<std::string>()].push_back(name);
+  }
+  for (const auto& [key, names] : owners) EXPECT_EQ(names.size(), 1u) << key << " is listed by " << names.size();
+  EXPECT_EQ(owners.count("mesh shop.example.com"), 0u) << "the public host is bound to mesh";
+  EXPECT_EQ(owners["shop/shop-gateway shop.example.com"], std::vector<std::string>{"shop-public"});
 }
 
 TEST_F(TemplatesTest, ServiceProfilesHaveRetryBudgetAndTimeouts) {
@@ -510,45 +366,6 @@ TEST_F(TemplatesTest, DashboardsAreLabelledConfigMapsHoldingGrafanaJson) {
   json slo = json::parse(YAML::Load(Rendered("dashboard-slo"))["data"].begin()->second.as<std::string>());
   EXPECT_EQ(slo["uid"], "slo-shop");
   EXPECT_EQ(slo["panels"][0]["targets"][0]["legendFormat"], "{{service}}");
-}
-
-TEST_F(TemplatesTest, EveryManifestPassesServerSideDryRunWithRealKubectl) {
-  ASSERT_NO_FATAL_FAILURE(StartServer());
-  for (const char* ns : {"shop", "monitoring", "observability"}) {
-    auto r = Kubectl({"create", "namespace", ns});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
-  // One kubectl for all files (a process per file costs ~0.3 s each); its errors name the file.
-  std::vector<std::string> args{"apply", "--dry-run=server"};
-  size_t docs = 0;
-  for (const auto& name : kManifests) {
-    args.push_back("-f");
-    args.push_back((*dir_ / "out" / (name + ".yaml")).string());
-    docs += Documents(name).size();
-  }
-  auto r = Kubectl(args);
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(r.err.find("rror"), std::string::npos) << r.err;  // (a warning about namespace/shop is expected)
-  size_t dry = 0;
-  for (size_t at = r.out.find("(server dry run)"); at != std::string::npos; at = r.out.find("(server dry run)", at + 1))
-    ++dry;
-  EXPECT_EQ(dry, docs) << r.out;
-  EXPECT_EQ(docs, 27u);
-  for (const char* line : {"destinationrule.networking.istio.io/game created (server dry run)",
-                           "virtualservice.networking.istio.io/game created (server dry run)",
-                           "serviceprofile.linkerd.io/ingest.shop.svc.cluster.local created (server dry run)",
-                           "prometheusrule.monitoring.coreos.com/shop-slo created (server dry run)",
-                           "horizontalpodautoscaler.autoscaling/auth created (server dry run)",
-                           "configmap/shop-dashboard-slo created (server dry run)"})
-    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
-  // A dry run stores nothing: only the three namespaces above (and the seeded ones) exist.
-  json objects = server_->Objects();
-  ASSERT_TRUE(objects.is_array()) << objects.dump();
-  for (const auto& o : objects) {
-    std::string kind = o["kind"];
-    EXPECT_TRUE(kind == "Namespace" || kind == "Node") << o.dump();
-  }
-  EXPECT_TRUE(server_->Find("Namespace", "", "pipeline").is_null());
 }
 
 }  // namespace

@@ -1,46 +1,31 @@
 #!/usr/bin/env python3
-"""Canned outputs of helm, istioctl and linkerd, shaped like the real tools' (versions below).
+"""Canned outputs of istioctl, linkerd and velero, shaped like the real tools' (versions below). helm has
+no fake: the tests run the real helm 4 and 3 (test/cluster/).
 
 Each entry of CANNED is a function of keyword parameters returning {"stdout", "stderr", "exit"}. A fake
 tool script entry refers to one by name:
-    {"argv": ["status", "web", "-n", "shop", "-o", "json"], "canned": "helm.status",
-     "params": {"name": "web", "namespace": "shop", "revision": 2}}
+    {"argv": ["version", "-o", "json"], "canned": "istioctl.version_json", "params": {"mesh": false}}
 (explicit "stdout"/"stderr"/"exit" in the entry override the canned ones). From a shell:
-    python3 canned.py helm.status name=web namespace=shop revision:=2     (:= takes a JSON value)
+    python3 canned.py istioctl.version_json mesh:=false     (:= takes a JSON value)
 prints the result as JSON; `python3 canned.py --list` lists the names with their first doc line.
 
-Versions imitated: helm v3.14.4, istioctl 1.32.0 (its formats read from the Istio sources of Aug 2026:
-pkg/version/cobra.go for `version -o json`, operator/pkg/util/progress for `install`; verify-install,
-removed in 1.24, is gone), linkerd stable-2.14.10. Shapes (JSON keys, line
+Versions imitated: istioctl 1.32.0 (its formats read from the Istio sources of Aug 2026:
+pkg/version/cobra.go for `version -o json`, operator/pkg/util/progress for `install`,
+istioctl/pkg/analyze for `analyze`; verify-install, removed in 1.24, is gone), linkerd stable-2.14.10,
+velero v1.17 (pkg/cmd/cli/backup/create.go: `backup create --wait` exits 0 whatever the phase). Shapes (JSON keys, line
 formats, exit codes, stdout vs stderr) follow the real tools; timestamps, git commits and hashes are
 fixed, made-up values, so tests can assert exact text.
 
 Catalogue
-  helm.version_short          `helm version --short`
-  helm.version                `helm version`
-  helm.status                 `helm status NAME -n NS -o json`   (a release object: name, info, chart, config,
-                              manifest, version, namespace)
-  helm.list                   `helm list -n NS -o json`          (revision is a string, as in helm)
-  helm.history                `helm history NAME -n NS -o json`  (revision is a number, as in helm)
-  helm.get_values             `helm get values NAME -n NS -o json` (null without user-supplied values)
-  helm.release_not_found      "Error: release: not found" on stderr, exit 1 (status/history/get values)
-  helm.uninstall_not_found    `helm uninstall` of a missing release, exit 1
-  helm.install                `helm upgrade --install` of a new release (and `helm install`)
-  helm.upgrade                `helm upgrade --install` of an existing release
-  helm.install_failed         `helm upgrade --install --wait` of a new release that times out, exit 1
-  helm.upgrade_failed         `helm upgrade --install --wait` of an existing release that fails, exit 1
-  helm.rollback               `helm rollback NAME REV`
-  helm.uninstall              `helm uninstall NAME`
-  helm.repo_add               `helm repo add NAME URL`
-  helm.repo_update            `helm repo update`
   istioctl.version_json       `istioctl version -o json` (clientVersion, meshVersion, dataPlaneVersion)
   istioctl.version_text       `istioctl version`
   istioctl.install            `istioctl install -y -f F` success
   istioctl.install_failed     `istioctl install` whose istiod never becomes ready, exit 1
   istioctl.uninstall_purge    `istioctl uninstall --purge -y`
+  istioctl.analyze            `istioctl analyze -n NS` (no issues, or the given ones; exit 79 at Error)
   linkerd.version_client_short  `linkerd version --client --short`
   linkerd.version             `linkerd version`
-  linkerd.install_crds        `linkerd install --crds` (CRD YAML on stdout, valid for kube_api_server.py)
+  linkerd.install_crds        `linkerd install --crds` (CRD YAML on stdout, valid for the real apiserver)
   linkerd.install             `linkerd install --identity-trust-anchors-file ...` (control plane YAML)
   linkerd.install_needs_crds  `linkerd install` before the CRDs exist, exit 1
   linkerd.check               `linkerd check` success, exit 0
@@ -48,19 +33,18 @@ Catalogue
   linkerd.check_pre           `linkerd check --pre` success
   linkerd.check_json          `linkerd check -o json` (success or failure, by param)
   linkerd.uninstall           `linkerd uninstall` (YAML of what to delete)
+  velero.version_client       `velero version --client-only`
+  velero.backup_create        `velero backup create NAME ... --wait` (exit 0 even when the phase is Failed)
+  velero.backup_get           `velero backup get NAME` (the table; exit 1 when it does not exist)
 """
 
 import json
 import sys
 
-HELM_VERSION = "v3.14.4"
-HELM_COMMIT = "81c902a123462fd4052bc5e9aa9c513c4c8fc142"
 ISTIO_VERSION = "1.32.0"
 ISTIO_REVISION = "2d6c6b3a8e3b2ae37ab1d7e5d2b2de1f1b2a0c4f"  # made up
 LINKERD_VERSION = "stable-2.14.10"
-DEPLOYED_AT = "2024-05-01T12:00:00.123456789Z"  # helm marshals times as RFC 3339 with nanoseconds
-DEPLOYED_AT_LIST = "2024-05-01 12:00:00.123456789 +0000 UTC"  # helm list prints Go's time.String()
-DEPLOYED_AT_TEXT = "Wed May  1 12:00:00 2024"  # helm's LAST DEPLOYED uses time.ANSIC
+VELERO_VERSION = "v1.17.1"
 
 
 def out(stdout="", stderr="", exit=0):
@@ -70,141 +54,6 @@ def out(stdout="", stderr="", exit=0):
 def dumps_go(obj):
     """json.MarshalIndent(obj, "", "  ") as Go prints it (no space before colons, 2-space indent)."""
     return json.dumps(obj, indent=2, ensure_ascii=False)
-
-
-# -- helm ------------------------------------------------------------------------------------------------
-
-def helm_version_short():
-    """`helm version --short`."""
-    return out("%s+g%s\n" % (HELM_VERSION, HELM_COMMIT[:7]))
-
-
-def helm_version():
-    """`helm version`."""
-    return out('version.BuildInfo{Version:"%s", GitCommit:"%s", GitTreeState:"clean", GoVersion:"go1.21.9"}\n'
-               % (HELM_VERSION, HELM_COMMIT))
-
-
-def _chart(chart, chart_version, app_version):
-    return {"metadata": {"name": chart, "version": chart_version, "description": "A Helm chart for Kubernetes",
-                         "apiVersion": "v2", "appVersion": app_version, "type": "application"},
-            "lock": None, "templates": [], "values": {}, "schema": None, "files": []}
-
-
-def helm_status(name="web", namespace="default", revision=1, status="deployed", chart="web",
-                chart_version="1.2.3", app_version="1.2.3", values=None, notes="", description=None,
-                manifest=""):
-    """`helm status NAME -n NS -o json`: the release object, as helm 3 encodes it."""
-    if description is None:
-        description = "Install complete" if revision == 1 else "Upgrade complete"
-    info = {"first_deployed": DEPLOYED_AT, "last_deployed": DEPLOYED_AT, "deleted": "",
-            "description": description, "status": status}
-    if notes:
-        info["notes"] = notes
-    release = {"name": name, "info": info, "chart": _chart(chart, chart_version, app_version)}
-    if values:
-        release["config"] = values
-    if manifest:
-        release["manifest"] = manifest
-    release["version"] = revision
-    release["namespace"] = namespace
-    return out(json.dumps(release, separators=(",", ":")) + "\n")
-
-
-def helm_list(namespace="default", releases=None):
-    """`helm list -n NS -o json`; releases: [{name, revision, status, chart, chart_version, app_version}]."""
-    items = []
-    for rel in releases or []:
-        items.append({"name": rel.get("name", "web"), "namespace": rel.get("namespace", namespace),
-                      "revision": str(rel.get("revision", 1)), "updated": DEPLOYED_AT_LIST,
-                      "status": rel.get("status", "deployed"),
-                      "chart": "%s-%s" % (rel.get("chart", "web"), rel.get("chart_version", "1.2.3")),
-                      "app_version": rel.get("app_version", "1.2.3")})
-    return out(json.dumps(items, separators=(",", ":")) + "\n")
-
-
-def helm_history(name="web", namespace="default", revisions=None):
-    """`helm history NAME -n NS -o json`; revisions: [{revision, status, chart, chart_version, app_version,
-    description}] (default: one deployed revision)."""
-    revisions = revisions or [{"revision": 1, "status": "deployed"}]
-    items = []
-    for rev in revisions:
-        number = rev.get("revision", 1)
-        items.append({"revision": number, "updated": DEPLOYED_AT, "status": rev.get("status", "deployed"),
-                      "chart": "%s-%s" % (rev.get("chart", "web"), rev.get("chart_version", "1.2.3")),
-                      "app_version": rev.get("app_version", "1.2.3"),
-                      "description": rev.get("description",
-                                             "Install complete" if number == 1 else "Upgrade complete")})
-    return out(json.dumps(items, separators=(",", ":")) + "\n")
-
-
-def helm_get_values(values=None):
-    """`helm get values NAME -n NS -o json`: the user-supplied values, `null` when there are none."""
-    return out(json.dumps(values if values else None, separators=(",", ":")) + "\n")
-
-
-def helm_release_not_found():
-    """helm status / history / get values of a release that does not exist."""
-    return out(stderr="Error: release: not found\n", exit=1)
-
-
-def helm_uninstall_not_found(name="web"):
-    """`helm uninstall NAME` of a release that does not exist."""
-    return out(stderr="Error: uninstall: Release not loaded: %s: release: not found\n" % name, exit=1)
-
-
-def _release_summary(name, namespace, revision, notes):
-    text = ("NAME: %s\nLAST DEPLOYED: %s\nNAMESPACE: %s\nSTATUS: deployed\nREVISION: %d\nTEST SUITE: None\n"
-            % (name, DEPLOYED_AT_TEXT, namespace, revision))
-    if notes:
-        text += "NOTES:\n%s\n" % notes.rstrip("\n")
-    return text
-
-
-def helm_install(name="web", namespace="default", notes=""):
-    """`helm upgrade --install` of a release that does not exist yet."""
-    return out('Release "%s" does not exist. Installing it now.\n' % name
-               + _release_summary(name, namespace, 1, notes))
-
-
-def helm_upgrade(name="web", namespace="default", revision=2, notes=""):
-    """`helm upgrade --install` of an existing release."""
-    return out('Release "%s" has been upgraded. Happy Helming!\n' % name
-               + _release_summary(name, namespace, revision, notes))
-
-
-def helm_install_failed(name="web", reason="context deadline exceeded"):
-    """`helm upgrade --install --wait` of a new release that does not become ready in time."""
-    return out('Release "%s" does not exist. Installing it now.\n' % name, "Error: %s\n" % reason, 1)
-
-
-def helm_upgrade_failed(reason="context deadline exceeded"):
-    """`helm upgrade --install --wait` of an existing release that fails."""
-    return out(stderr="Error: UPGRADE FAILED: %s\n" % reason, exit=1)
-
-
-def helm_rollback():
-    """`helm rollback NAME REVISION`."""
-    return out("Rollback was a success! Happy Helming!\n")
-
-
-def helm_uninstall(name="web"):
-    """`helm uninstall NAME`."""
-    return out('release "%s" uninstalled\n' % name)
-
-
-def helm_repo_add(name="prometheus-community"):
-    """`helm repo add NAME URL`."""
-    return out('"%s" has been added to your repositories\n' % name)
-
-
-def helm_repo_update(names=None):
-    """`helm repo update`."""
-    lines = ["Hang tight while we grab the latest from your chart repositories..."]
-    lines += ['...Successfully got an update from the "%s" chart repository' % n
-              for n in names or ["prometheus-community"]]
-    lines.append("Update Complete. \u2388Happy Helming!\u2388")
-    return out("\n".join(lines) + "\n")
 
 
 # -- istioctl --------------------------------------------------------------------------------------------
@@ -274,6 +123,22 @@ def istioctl_uninstall_purge():
     lines += ["  Removed %s." % r for r in removed]
     lines.append("\u2714 Uninstall complete")
     return out("\n".join(lines) + "\n")
+
+
+def istioctl_analyze(namespace="default", issues=None):
+    """`istioctl analyze -n NS [--failure-threshold Error]`; issues: [[level, code, resource, message]].
+
+    istioctl prints each message on stdout; when one is at the failure threshold (Error by default) it
+    also prints the error on stderr and exits 79 (istioctl's AnalyzerFoundIssuesError)."""
+    where = "namespace: %s" % namespace
+    if not issues:
+        return out("\u2714 No validation issues found when analyzing %s.\n" % where)
+    text = "".join("%s [%s] (%s) %s\n" % tuple(i) for i in issues)
+    if not any(i[0] == "Error" for i in issues):
+        return out(text)
+    stderr = ("Error: Analyzers found issues when analyzing %s.\nSee https://istio.io/v%s/docs/reference/config/"
+              "analysis for more information about causes and resolutions.\n" % (where, ISTIO_VERSION.rsplit(".", 1)[0]))
+    return out(text, stderr, 79)
 
 
 # -- linkerd ---------------------------------------------------------------------------------------------
@@ -462,28 +327,39 @@ def linkerd_uninstall():
     return out(text)
 
 
+# -- velero ----------------------------------------------------------------------------------------------
+
+def velero_version_client():
+    """`velero version --client-only`."""
+    return out("Client:\n\tVersion: %s\n\tGit commit: 4a2b4c1e0d7f8e9a6b5c4d3e2f1a0b9c8d7e6f5a\n" % VELERO_VERSION)
+
+
+def velero_backup_create(name="backup", phase="Completed"):
+    """`velero backup create NAME --wait`: exit 0 whatever the phase (Completed, PartiallyFailed, Failed)."""
+    return out("Backup request \"%s\" submitted successfully.\n"
+               "Waiting for backup to complete. You may safely press ctrl-c to stop waiting - your backup will "
+               "continue in the background.\n...\n"
+               "Backup completed with status: %s. You may check for more information using the commands "
+               "`velero backup describe %s` and `velero backup logs %s`.\n" % (name, phase, name, name))
+
+
+def velero_backup_get(name="backup", phase="Completed", exists=True):
+    """`velero backup get NAME`: the table, or `An error occurred: backups.velero.io "NAME" not found`."""
+    if not exists:
+        return out(stderr="An error occurred: backups.velero.io \"%s\" not found\n" % name, exit=1)
+    errors = 0 if phase == "Completed" else 1
+    return out("NAME%s   STATUS      ERRORS   WARNINGS   CREATED                         EXPIRES   STORAGE LOCATION   SELECTOR\n"
+               "%s   %-10s  %d        0          2026-12-01 12:00:00 +0000 UTC   29d       default            <none>\n"
+               % (" " * max(0, len(name) - 4), name, phase, errors))
+
+
 CANNED = {
-    "helm.version_short": helm_version_short,
-    "helm.version": helm_version,
-    "helm.status": helm_status,
-    "helm.list": helm_list,
-    "helm.history": helm_history,
-    "helm.get_values": helm_get_values,
-    "helm.release_not_found": helm_release_not_found,
-    "helm.uninstall_not_found": helm_uninstall_not_found,
-    "helm.install": helm_install,
-    "helm.upgrade": helm_upgrade,
-    "helm.install_failed": helm_install_failed,
-    "helm.upgrade_failed": helm_upgrade_failed,
-    "helm.rollback": helm_rollback,
-    "helm.uninstall": helm_uninstall,
-    "helm.repo_add": helm_repo_add,
-    "helm.repo_update": helm_repo_update,
     "istioctl.version_json": istioctl_version_json,
     "istioctl.version_text": istioctl_version_text,
     "istioctl.install": istioctl_install,
     "istioctl.install_failed": istioctl_install_failed,
     "istioctl.uninstall_purge": istioctl_uninstall_purge,
+    "istioctl.analyze": istioctl_analyze,
     "linkerd.version_client_short": linkerd_version_client_short,
     "linkerd.version": linkerd_version,
     "linkerd.install_crds": linkerd_install_crds,
@@ -494,6 +370,9 @@ CANNED = {
     "linkerd.check_pre": linkerd_check_pre,
     "linkerd.check_json": linkerd_check_json,
     "linkerd.uninstall": linkerd_uninstall,
+    "velero.version_client": velero_version_client,
+    "velero.backup_create": velero_backup_create,
+    "velero.backup_get": velero_backup_get,
 }
 
 

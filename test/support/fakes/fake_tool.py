@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""A recording fake for helm, istioctl and linkerd: checks the exact argv and stdin it is called with and
+"""A recording fake for istioctl, linkerd and velero: checks the exact argv and stdin it is called with and
 plays back scripted outputs. Launched as `fake_tool.py TOOL ARGS...` by the thin scripts in bin/.
 
 Environment
-  FAKE_TOOLS_SCRIPT   JSON file: {"helm": [ENTRY, ...], "istioctl": [...], "linkerd": [...]}
+  FAKE_TOOLS_SCRIPT   JSON file: {"istioctl": [ENTRY, ...], "linkerd": [...], "velero": [...]}
   FAKE_TOOLS_LOG      JSON-lines file every call is appended to (optional)
   FAKE_TOOLS_STATE    where the per-tool position in the script is kept (default: FAKE_TOOLS_SCRIPT + ".state")
   FAKE_TOOLS_LOG_ENV  comma-separated extra environment variable names to record in the log
@@ -15,7 +15,7 @@ ENTRY (format)
   "env": {"NAME": "v"}     optional; the call's environment must have these values (null: must be unset)
   "repeat": true           optional; see matching below
   "stdout", "stderr": text, "exit": code (default 0)
-  "canned": "helm.status", "params": {...}   optional; outputs from canned.py (stdout/stderr/exit above
+  "canned": "istioctl.analyze", "params": {...}   optional; outputs from canned.py (stdout/stderr/exit above
                            override them)
   "sleep": seconds         optional; wait before answering (to test timeouts)
   "then": [[argv], ...]    optional; commands run (with the fake's environment) after the entry matched and
@@ -25,13 +25,13 @@ ENTRY (format)
 
 Matching: entries without "repeat" form an ordered sequence per tool and are consumed one by one; a call
 must match the next one. Entries with "repeat": true sit outside the sequence and match any number of
-times at any point (probes such as `helm version --short`); the next sequence entry is tried first.
+times at any point (probes such as `linkerd version --client --short`); the next sequence entry is tried first.
 A call that matches nothing prints
     fake <tool>: unexpected call: <argv as JSON>; expected <next expected argv as JSON>
 to stderr and exits 97. Calls from parallel processes are serialised with a file lock.
 
 Log line: {"tool", "argv", "stdin", "cwd", "env": {selected variables that are set}, "entry": index in
-the tool's list or null, "exit", "time"}. Recorded variables: KUBECONFIG, HELM_*, ISTIOCTL_*, LINKERD_*,
+the tool's list or null, "exit", "time"}. Recorded variables: KUBECONFIG, HELM_*, ISTIOCTL_*, LINKERD_*, VELERO_*,
 and those named in FAKE_TOOLS_LOG_ENV.
 """
 
@@ -44,7 +44,7 @@ import sys
 import time
 
 UNEXPECTED_EXIT = 97
-RECORDED_ENV_PREFIXES = ("HELM_", "ISTIOCTL_", "LINKERD_")
+RECORDED_ENV_PREFIXES = ("HELM_", "ISTIOCTL_", "LINKERD_", "VELERO_")
 
 
 def fail(tool, message):

@@ -1,10 +1,10 @@
 #pragma once
-// Scripts the recording fakes of helm, istioctl and linkerd (test/support/fakes/bin/, fake_tool.py) for one
-// test and reads back how they were called. Format of the script entries: see fake_tool.py.
+// Scripts the recording fakes of istioctl, linkerd and velero (test/support/fakes/bin/, fake_tool.py) for
+// one test and reads back how they were called. Format of the script entries: see fake_tool.py.
 //
 //   slipway::test::FakeTools fakes(temp_dir);
-//   fakes.Expect("helm", {{"argv", {"status", "web", "-n", "shop", "-o", "json"}},
-//                         {"canned", "helm.release_not_found"}});
+//   fakes.Expect("istioctl", {{"argv", {"version", "-o", "json"}},
+//                             {"canned", "istioctl.version_json"}, {"params", {{"mesh", false}}}});
 //   ... run the code under test with fakes.Env() in its environment ...
 //   EXPECT_EQ(fakes.Missing(), std::vector<std::string>{});
 
@@ -40,7 +40,7 @@ class FakeTools {
   /// The scripted (non-repeat) entries no call has consumed yet, described as "tool [argv...]".
   std::vector<std::string> Missing() const;
 
-  /// The directory holding the helm, istioctl and linkerd launchers.
+  /// The directory holding the istioctl, linkerd and velero launchers.
   static std::filesystem::path BinDir();
   /// Path of the script file.
   std::filesystem::path ScriptPath() const { return dir_ / "fake-tools-script.json"; }

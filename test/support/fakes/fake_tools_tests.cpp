@@ -1,5 +1,5 @@
-// The recording fakes of helm, istioctl and linkerd: matching, failure on unexpected calls, logging and
-// the shapes of their canned outputs.
+// The recording fakes of istioctl, linkerd and velero: matching, failure on unexpected calls, logging and
+// the shapes of their canned outputs. (helm has no fake: its tests run the real helm 4 and 3.)
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -11,8 +11,7 @@
 #include <vector>
 
 #include "test/support/fakes/fake_tools.h"
-#include "test/support/kube/kube_test_server.h"
-#include "test/support/kube/run_capture.h"
+#include "test/support/run_capture.h"
 
 namespace slipway::test {
 namespace {
@@ -48,36 +47,36 @@ class FakeToolsTest : public ::testing::Test {
 };
 
 TEST_F(FakeToolsTest, ExpectedCallGetsItsOutputAndIsLogged) {
-  fakes_->Expect("helm", {{"argv", {"upgrade", "--install", "web", "./chart"}},
-                          {"stdout", "done\n"},
-                          {"stderr", "warn\n"},
-                          {"exit", 0}});
-  RunResult r = Run({"helm", "upgrade", "--install", "web", "./chart"}, "", {"KUBECONFIG=/tmp/kc", "HELM_DRIVER=secret"});
+  fakes_->Expect("istioctl", {{"argv", {"install", "-y", "-f", "iop.yaml"}},
+                              {"stdout", "done\n"},
+                              {"stderr", "warn\n"},
+                              {"exit", 0}});
+  RunResult r = Run({"istioctl", "install", "-y", "-f", "iop.yaml"}, "", {"KUBECONFIG=/tmp/kc", "ISTIOCTL_XDS_ADDRESS=x:1"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "done\n");
   EXPECT_EQ(r.err, "warn\n");
   auto calls = fakes_->Calls();
   ASSERT_EQ(calls.size(), 1u);
-  EXPECT_EQ(calls[0]["tool"], "helm");
-  EXPECT_EQ(calls[0]["argv"], nlohmann::json({"upgrade", "--install", "web", "./chart"}));
+  EXPECT_EQ(calls[0]["tool"], "istioctl");
+  EXPECT_EQ(calls[0]["argv"], nlohmann::json({"install", "-y", "-f", "iop.yaml"}));
   EXPECT_EQ(calls[0]["cwd"], dir_.string());
   EXPECT_EQ(calls[0]["env"]["KUBECONFIG"], "/tmp/kc");
-  EXPECT_EQ(calls[0]["env"]["HELM_DRIVER"], "secret");
+  EXPECT_EQ(calls[0]["env"]["ISTIOCTL_XDS_ADDRESS"], "x:1");
   EXPECT_EQ(calls[0]["entry"], 0);
   EXPECT_EQ(fakes_->Missing(), std::vector<std::string>{});
 }
 
 TEST_F(FakeToolsTest, UnexpectedCallExits97AndNamesTheNextExpectedCall) {
-  fakes_->ExpectCanned("helm", {"status", "web", "-n", "shop", "-o", "json"}, "helm.release_not_found");
-  RunResult r = Run({"helm", "list", "-n", "shop"});
+  fakes_->ExpectCanned("velero", {"backup", "get", "pre-1", "-n", "velero"}, "velero.backup_get");
+  RunResult r = Run({"velero", "backup", "delete", "pre-1"});
   EXPECT_EQ(r.exit_code, 97);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
-            "fake helm: unexpected call: [\"list\", \"-n\", \"shop\"]; expected "
-            "[\"status\", \"web\", \"-n\", \"shop\", \"-o\", \"json\"]\n");
+            "fake velero: unexpected call: [\"backup\", \"delete\", \"pre-1\"]; expected "
+            "[\"backup\", \"get\", \"pre-1\", \"-n\", \"velero\"]\n");
   ASSERT_EQ(fakes_->Calls().size(), 1u);
   EXPECT_TRUE(fakes_->Calls()[0]["entry"].is_null());
-  EXPECT_EQ(fakes_->Missing(), std::vector<std::string>{"helm [\"status\",\"web\",\"-n\",\"shop\",\"-o\",\"json\"]"});
+  EXPECT_EQ(fakes_->Missing(), std::vector<std::string>{"velero [\"backup\",\"get\",\"pre-1\",\"-n\",\"velero\"]"});
 }
 
 TEST_F(FakeToolsTest, CallsMustComeInScriptOrderAndAreConsumed) {
@@ -93,28 +92,28 @@ TEST_F(FakeToolsTest, CallsMustComeInScriptOrderAndAreConsumed) {
 }
 
 TEST_F(FakeToolsTest, RepeatEntryAnswersAnyNumberOfTimesAtAnyPoint) {
-  fakes_->Expect("helm", {{"argv", {"version", "--short"}}, {"canned", "helm.version_short"}, {"repeat", true}});
-  fakes_->ExpectCanned("helm", {"rollback", "web", "1", "-n", "shop"}, "helm.rollback");
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(Run({"helm", "version", "--short"}).out, "v3.14.4+g81c902a\n");
-  EXPECT_EQ(Run({"helm", "rollback", "web", "1", "-n", "shop"}).out, "Rollback was a success! Happy Helming!\n");
-  EXPECT_EQ(Run({"helm", "version", "--short"}).exit_code, 0);
-  EXPECT_EQ(fakes_->Argvs("helm").size(), 5u);
+  fakes_->Expect("linkerd", {{"argv", {"version", "--client", "--short"}},
+                             {"canned", "linkerd.version_client_short"},
+                             {"repeat", true}});
+  fakes_->ExpectCanned("linkerd", {"check"}, "linkerd.check");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Run({"linkerd", "version", "--client", "--short"}).out, "stable-2.14.10\n");
+  EXPECT_EQ(Run({"linkerd", "check"}).exit_code, 0);
+  EXPECT_EQ(Run({"linkerd", "version", "--client", "--short"}).exit_code, 0);
+  EXPECT_EQ(fakes_->Argvs("linkerd").size(), 5u);
 }
 
 TEST_F(FakeToolsTest, ArgvPrefixMatchesAnyTail) {
-  fakes_->Expect("helm", {{"argv_prefix", {"upgrade", "--install", "web"}},
-                          {"canned", "helm.install"},
-                          {"params", {{"name", "web"}, {"namespace", "shop"}}}});
-  RunResult r = Run({"helm", "upgrade", "--install", "web", "./chart", "-n", "shop", "--wait", "--timeout", "5m0s"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  fakes_->Expect("velero", {{"argv_prefix", {"backup", "create", "pre-1"}},
+                            {"canned", "velero.backup_create"},
+                            {"params", {{"name", "pre-1"}, {"phase", "PartiallyFailed"}}}});
+  RunResult r = Run({"velero", "backup", "create", "pre-1", "--include-namespaces", "shop", "--ttl", "720h", "--wait"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;  // as the real velero: 0 whatever the phase
   EXPECT_EQ(r.out,
-            "Release \"web\" does not exist. Installing it now.\n"
-            "NAME: web\n"
-            "LAST DEPLOYED: Wed May  1 12:00:00 2024\n"
-            "NAMESPACE: shop\n"
-            "STATUS: deployed\n"
-            "REVISION: 1\n"
-            "TEST SUITE: None\n");
+            "Backup request \"pre-1\" submitted successfully.\n"
+            "Waiting for backup to complete. You may safely press ctrl-c to stop waiting - your backup will continue "
+            "in the background.\n...\n"
+            "Backup completed with status: PartiallyFailed. You may check for more information using the commands "
+            "`velero backup describe pre-1` and `velero backup logs pre-1`.\n");
 }
 
 TEST_F(FakeToolsTest, StdinMustContainTheExpectedText) {
@@ -151,46 +150,14 @@ TEST_F(FakeToolsTest, ParallelCallsAreAllAnsweredAndLogged) {
   EXPECT_EQ(fakes_->Calls().size(), results.size());
 }
 
-TEST_F(FakeToolsTest, HelmCannedOutputsHaveHelmsShapes) {
-  fakes_->ExpectCanned("helm", {"status", "web", "-n", "shop", "-o", "json"}, "helm.status",
-                       {{"name", "web"}, {"namespace", "shop"}, {"revision", 2}, {"values", {{"replicaCount", 3}}}});
-  fakes_->ExpectCanned("helm", {"list", "-n", "shop", "-o", "json"}, "helm.list",
-                       {{"namespace", "shop"}, {"releases", {{{"name", "web"}, {"revision", 2}}}}});
-  fakes_->ExpectCanned("helm", {"history", "web", "-n", "shop", "-o", "json"}, "helm.history",
-                       {{"revisions", {{{"revision", 1}, {"status", "superseded"}}, {{"revision", 2}}}}});
-  fakes_->ExpectCanned("helm", {"get", "values", "web", "-n", "shop", "-o", "json"}, "helm.get_values");
-  fakes_->ExpectCanned("helm", {"status", "gone", "-n", "shop", "-o", "json"}, "helm.release_not_found");
-
-  auto status = nlohmann::json::parse(Run({"helm", "status", "web", "-n", "shop", "-o", "json"}).out);
-  EXPECT_EQ(status["name"], "web");
-  EXPECT_EQ(status["namespace"], "shop");
-  EXPECT_EQ(status["version"], 2);
-  EXPECT_EQ(status["info"]["status"], "deployed");
-  EXPECT_EQ(status["info"]["description"], "Upgrade complete");
-  EXPECT_EQ(status["chart"]["metadata"]["version"], "1.2.3");
-  EXPECT_EQ(status["config"]["replicaCount"], 3);
-
-  auto list = nlohmann::json::parse(Run({"helm", "list", "-n", "shop", "-o", "json"}).out);
-  ASSERT_EQ(list.size(), 1u);
-  EXPECT_EQ(list[0]["revision"], "2");  // a string in helm list, a number in helm history
-  EXPECT_EQ(list[0]["chart"], "web-1.2.3");
-  EXPECT_EQ(list[0]["updated"], "2024-05-01 12:00:00.123456789 +0000 UTC");
-
-  auto history = nlohmann::json::parse(Run({"helm", "history", "web", "-n", "shop", "-o", "json"}).out);
-  ASSERT_EQ(history.size(), 2u);
-  EXPECT_EQ(history[1]["revision"], 2);
-  EXPECT_EQ(history[0]["status"], "superseded");
-
-  EXPECT_EQ(Run({"helm", "get", "values", "web", "-n", "shop", "-o", "json"}).out, "null\n");
-
-  RunResult missing = Run({"helm", "status", "gone", "-n", "shop", "-o", "json"});
-  EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_EQ(missing.out, "");
-  EXPECT_EQ(missing.err, "Error: release: not found\n");
-}
-
-TEST_F(FakeToolsTest, IstioctlAndLinkerdCannedOutputsHaveTheirShapes) {
+TEST_F(FakeToolsTest, CannedOutputsHaveTheRealToolsShapes) {
   fakes_->ExpectCanned("istioctl", {"version", "-o", "json"}, "istioctl.version_json");
+  fakes_->ExpectCanned("istioctl", {"analyze", "-n", "shop"}, "istioctl.analyze", {{"namespace", "shop"}});
+  fakes_->ExpectCanned("istioctl", {"analyze", "-n", "shop", "--failure-threshold", "Error"}, "istioctl.analyze",
+                       {{"namespace", "shop"},
+                        {"issues", {{"Error", "IST0109", "VirtualService shop/auth", "The VirtualServices shop/auth,"
+                                     "shop/game associated with mesh define the same host `api.example.com`."}}}});
+  fakes_->ExpectCanned("velero", {"backup", "get", "gone"}, "velero.backup_get", {{"name", "gone"}, {"exists", false}});
   fakes_->ExpectCanned("istioctl", {"uninstall", "--purge", "-y"}, "istioctl.uninstall_purge");
   fakes_->ExpectCanned("linkerd", {"check"}, "linkerd.check_failed");
   fakes_->ExpectCanned("linkerd", {"install", "--crds"}, "linkerd.install_crds");
@@ -199,6 +166,17 @@ TEST_F(FakeToolsTest, IstioctlAndLinkerdCannedOutputsHaveTheirShapes) {
   EXPECT_EQ(version["clientVersion"]["version"], "1.32.0");
   EXPECT_EQ(version["meshVersion"][0]["Component"], "istiod");
   EXPECT_EQ(version["meshVersion"][0]["Info"]["version"], "1.32.0");
+
+  RunResult clean = Run({"istioctl", "analyze", "-n", "shop"});
+  EXPECT_EQ(clean.exit_code, 0);
+  EXPECT_EQ(clean.out, "\u2714 No validation issues found when analyzing namespace: shop.\n");
+  RunResult issues = Run({"istioctl", "analyze", "-n", "shop", "--failure-threshold", "Error"});
+  EXPECT_EQ(issues.exit_code, 79);  // istioctl's exit code when analyzers found issues at the threshold
+  EXPECT_EQ(issues.out.rfind("Error [IST0109] (VirtualService shop/auth) The VirtualServices", 0), 0u) << issues.out;
+  EXPECT_EQ(issues.err.rfind("Error: Analyzers found issues when analyzing namespace: shop.\n", 0), 0u) << issues.err;
+  RunResult gone = Run({"velero", "backup", "get", "gone"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_EQ(gone.err, "An error occurred: backups.velero.io \"gone\" not found\n");
 
   RunResult uninstall = Run({"istioctl", "uninstall", "--purge", "-y"});
   EXPECT_EQ(uninstall.exit_code, 0);
@@ -217,46 +195,12 @@ TEST_F(FakeToolsTest, IstioctlAndLinkerdCannedOutputsHaveTheirShapes) {
   EXPECT_NE(crds.out.find("  name: serviceprofiles.linkerd.io\n"), std::string::npos);
 }
 
-TEST_F(FakeToolsTest, CannedLinkerdManifestsApplyWithTheRealKubectl) {
-#ifndef SLIPWAY_TEST_KUBECTL
-  GTEST_SKIP() << "kubectl not found at configure time";
-#else
-  if (!std::filesystem::exists(SLIPWAY_TEST_KUBECTL)) GTEST_SKIP() << "kubectl not found";
-  fakes_->ExpectCanned("linkerd", {"install", "--crds"}, "linkerd.install_crds");
-  fakes_->ExpectCanned("linkerd", {"install", "--identity-trust-anchors-file", "ca.crt"}, "linkerd.install");
-  KubeTestServerOptions server_options;
-  server_options.dir = dir_;
-  auto server = KubeTestServer::Start(server_options);
-  ASSERT_TRUE(server) << server.error().message;
-  RunOptions kubectl;
-  kubectl.env = server->Env();
-  for (const std::vector<std::string>& install :
-       {std::vector<std::string>{"linkerd", "install", "--crds"},
-        std::vector<std::string>{"linkerd", "install", "--identity-trust-anchors-file", "ca.crt"}}) {
-    RunResult yaml = Run(install);
-    ASSERT_EQ(yaml.exit_code, 0) << yaml.err;
-    kubectl.stdin_data = yaml.out;
-    RunResult applied =
-        RunCapture({SLIPWAY_TEST_KUBECTL, "apply", "--server-side", "--field-manager=slipway", "-f", "-"}, kubectl);
-    EXPECT_EQ(applied.exit_code, 0) << applied.err;
-  }
-  kubectl.stdin_data.clear();
-  RunResult rollout = RunCapture(
-      {SLIPWAY_TEST_KUBECTL, "rollout", "status", "deployment/linkerd-destination", "-n", "linkerd", "--timeout=5s"},
-      kubectl);
-  EXPECT_EQ(rollout.out, "deployment \"linkerd-destination\" successfully rolled out\n");
-  EXPECT_FALSE(server->Find("CustomResourceDefinition", "", "servers.policy.linkerd.io").is_null());
-  EXPECT_EQ(server->Find("Secret", "linkerd", "linkerd-identity-issuer")["type"], "kubernetes.io/tls");
-  EXPECT_EQ(fakes_->Missing(), std::vector<std::string>{});
-#endif
-}
-
 TEST_F(FakeToolsTest, SleepDelaysTheAnswer) {
-  fakes_->Expect("helm", {{"argv", {"upgrade", "--install", "slow", "./chart", "--wait"}}, {"sleep", 5}});
+  fakes_->Expect("istioctl", {{"argv", {"install", "-y", "-f", "slow.yaml"}}, {"sleep", 5}});
   RunOptions options;
   options.env = fakes_->Env();
   options.timeout = std::chrono::milliseconds(500);
-  RunResult r = RunCapture({"helm", "upgrade", "--install", "slow", "./chart", "--wait"}, options);
+  RunResult r = RunCapture({"istioctl", "install", "-y", "-f", "slow.yaml"}, options);
   EXPECT_TRUE(r.timed_out);
   EXPECT_EQ(r.exit_code, 128 + SIGKILL);
 }

@@ -1,4 +1,4 @@
-#include "test/support/kube/run_capture.h"
+#include "test/support/run_capture.h"
 
 #include <fcntl.h>
 #include <poll.h>
