@@ -13,7 +13,7 @@ build_pkgs=(
   libkainjow-mustache-dev libexpected-dev
 )
 # Real components the tests and the local demo start on 127.0.0.1.
-runtime_pkgs=(nginx-light prometheus wrk hey openssl curl python3 ca-certificates procps bc make)
+runtime_pkgs=(nginx-light prometheus wrk hey openssl curl python3 ca-certificates procps bc make docker-registry)
 ci_pkgs=(chromium libxml2-utils zsh)
 
 case "${1:-}" in
@@ -41,8 +41,9 @@ if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2
 fi
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-# Debian's nginx and prometheus packages start system services on install; slipway's tests
+# Debian's nginx, prometheus and docker-registry (the OCI chart registry of the test cluster) packages
+# start system services on install; slipway's tests
 # start their own instances on private ports, so stop the system ones if they were started.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  $SUDO systemctl disable --now nginx prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now nginx prometheus prometheus-node-exporter docker-registry >/dev/null 2>&1 || true
 fi

@@ -34,6 +34,7 @@ struct Settings {
   std::string name, chart, repo, version, ns;
   bool create_namespace = true;
   bool atomic = false;
+  bool plain_http = false;          // an oci:// registry served over HTTP (helm's --plain-http)
   std::vector<std::string> values;  // file patterns
   Json set = Json::object();
   std::chrono::milliseconds timeout = kDefaultTimeout;
@@ -49,6 +50,7 @@ Settings ReadSettings(const pipeline::StepContext& ctx) {
   s.ns = GetString(w, "namespace");
   s.create_namespace = GetBool(w, "create_namespace", true);
   s.atomic = GetBool(w, "atomic", false);
+  s.plain_http = GetBool(w, "plain_http", false);
   s.values = GetStringList(w, "values");
   if (auto it = w.find("set"); it != w.end() && it->is_object()) s.set = *it;
   s.timeout = GetDuration(w, "timeout", kDefaultTimeout);
@@ -178,6 +180,7 @@ std::vector<std::string> UpgradeArgv(const pipeline::StepContext& ctx, const Set
   std::vector<std::string> args{"upgrade", "--install", s.name, s.chart, "--namespace", s.ns};
   if (!s.repo.empty()) args.insert(args.end(), {"--repo", s.repo});
   if (!s.version.empty()) args.insert(args.end(), {"--version", s.version});
+  if (s.plain_http) args.push_back("--plain-http");
   if (s.create_namespace) args.push_back("--create-namespace");
   args.insert(args.end(), {"--wait", "--timeout", GoDuration(s.timeout)});
   if (s.atomic) args.push_back(helm_major >= 4 ? "--rollback-on-failure" : "--atomic");
@@ -433,7 +436,8 @@ std::string HelmValuesDigest(const Json& values) {
 
 void HelmReleaseStep::Validate(const pipeline::StepSpec& step, pipeline::Diagnostics& diag) const {
   CheckWithKeys(step, diag,
-                {"name", "chart", "repo", "version", "namespace", "create_namespace", "values", "set", "timeout", "atomic"},
+                {"name", "chart", "repo", "version", "namespace", "create_namespace", "values", "set", "timeout", "atomic",
+                 "plain_http"},
                 {"name", "chart", "namespace"});
   CheckWithDuration(step, diag, "timeout");
   auto w = step.body.value("with", Json::object());
@@ -462,6 +466,11 @@ void HelmReleaseStep::Validate(const pipeline::StepSpec& step, pipeline::Diagnos
       chart->get_ref<const std::string&>().rfind("oci://", 0) == 0)
     diag.Error(step.LocOf("/with/repo"), "'with.repo' does not go with an oci:// chart",
                "an OCI chart names its registry itself: drop 'with.repo'");
+  if (auto p = w.find("plain_http"); p != w.end() && p->is_boolean() && p->get<bool>() && chart != w.end() &&
+      chart->is_string() && !pipeline::HasTemplate(chart->get_ref<const std::string&>()) &&
+      chart->get_ref<const std::string&>().rfind("oci://", 0) != 0)
+    diag.Error(step.LocOf("/with/plain_http"), "'with.plain_http' only applies to an oci:// chart",
+               "a chart repository given by 'with.repo' says http:// or https:// in its URL");
 }
 
 std::vector<std::filesystem::path> HelmReleaseStep::ReferencedFiles(const pipeline::StepSpec&, const Json& rendered,
@@ -539,6 +548,7 @@ std::vector<std::string> HelmReleaseStep::Provides(const pipeline::StepContext& 
   std::vector<std::string> args{"show", "crds", s.chart};
   if (!s.repo.empty()) args.insert(args.end(), {"--repo", s.repo});
   if (!s.version.empty()) args.insert(args.end(), {"--version", s.version});
+  if (s.plain_http) args.push_back("--plain-http");
   auto r = RunQuiet(ctx, HelmArgv(ctx, args), std::nullopt, std::chrono::seconds(60));
   if (!r || !r->Ok()) return out;
   try {

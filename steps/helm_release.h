@@ -8,7 +8,7 @@ namespace slipway::steps {
 
 /// `helm.release`: install or upgrade a Helm release idempotently.
 ///   with: {name, chart, repo, version, namespace, create_namespace: true, values: [files rendered as mustache],
-///          set: {dotted.key: value}, timeout: 5m, atomic: false}
+///          set: {dotted.key: value}, timeout: 5m, atomic: false, plain_http: false}
 /// Apply = `helm upgrade --install NAME CHART --namespace NS ... --wait --timeout T -f <rendered values>...
 /// [--set k=v]... -o json`, with the rendered values files written (mode 0600) under
 /// <state>/helm/<step id>/. Check = `helm get metadata` + `helm get values`: in sync when the release is deployed at

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts the real test cluster on 127.0.0.1: etcd, kube-apiserver (TLS, token auth, RBAC),
 # kube-controller-manager, kube-scheduler, kwok (one fake node; pods become Ready), the CRDs of Gateway
-# API, Istio and the Prometheus Operator, and a helm chart repository (nginx) with the charts of
-# test/cluster/charts. Every port is a free one picked at start.
+# API, Istio and the Prometheus Operator, a helm chart repository (nginx) and an OCI registry
+# (docker-registry) with the charts of test/cluster/charts. Every port is a free one picked at start.
 #   test/cluster/up.sh DIR [--owner PID | --fixture]
 # DIR (created, must be empty or absent) then holds:
 #   kubeconfig          cluster-admin (token "admin", group system:masters)
@@ -216,6 +216,23 @@ EOF
 start nginx nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/logs/nginx-error.log"
 wait_for 10 "the chart repository" curl -fsS "$repo_url/index.yaml"
 
+# --- the OCI registry (Debian's docker-registry, distribution 2.8), with webapp pushed by helm ----------
+registry=$(command -v docker-registry || true)
+[[ -n "$registry" ]] || fail "docker-registry is not installed (packaging/install-deps.sh installs it): the OCI chart tests need it"
+oci_port=$(free_port)
+mkdir -p "$dir/registry/data"
+cat > "$dir/registry/config.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $dir/registry/data}}
+http: {addr: 127.0.0.1:$oci_port}
+EOF
+start registry "$registry" serve "$dir/registry/config.yml"
+wait_for 10 "the OCI registry" curl -fsS "http://127.0.0.1:$oci_port/v2/"
+for tgz in "$dir/charts/repo"/webapp-*.tgz; do
+  "$bin/helm" push "$tgz" "oci://127.0.0.1:$oci_port/charts" --plain-http >> "$dir/logs/setup.log" 2>&1
+done
+
 # --- what the tests read -----------------------------------------------------------------------------
 cat > "$dir/cluster.env" <<EOF
 KUBECONFIG=$dir/kubeconfig
@@ -223,6 +240,7 @@ SLIPWAY_TEST_KUBECONFIG_VIEWER=$dir/kubeconfig-viewer
 SLIPWAY_TEST_CLUSTER_BIN=$bin
 SLIPWAY_TEST_CLUSTER_CRDS=$cache/crds
 SLIPWAY_TEST_CHART_REPO=$repo_url
+SLIPWAY_TEST_OCI_REPO=oci://127.0.0.1:$oci_port/charts
 SLIPWAY_TEST_API_SERVER=$server
 EOF
 cp "$cache/versions.txt" "$dir/versions.txt"

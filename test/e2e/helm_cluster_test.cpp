@@ -1,5 +1,6 @@
 // helm.release through the built binary with the REAL helm, 4 and 3 (each test runs with both), on the
-// real test cluster, with charts from the chart repository up.sh serves on 127.0.0.1 (test/cluster/charts).
+// real test cluster, with charts from the chart repository and the OCI registry up.sh serves on 127.0.0.1
+// (test/cluster/charts).
 #include <nlohmann/json.hpp>
 
 #include "test/support/cluster/test_cluster.h"
@@ -92,6 +93,34 @@ TEST_P(HelmReleaseOnRealClusterTest, InstallsFromTheChartRepositoryThenIsUnchang
             std::string::npos)
       << again.out;
   EXPECT_EQ(HelmJson({"status", "web", "-n", ns_, "-o", "json"})["version"], 1);
+}
+
+// The same chart from an OCI registry (docker-registry on 127.0.0.1, plain HTTP): install, unchanged on a
+// re-run, upgrade by version; plain_http becomes helm's --plain-http.
+TEST_P(HelmReleaseOnRealClusterTest, InstallsFromAnOciRegistryThenUpgradesByVersion) {
+  ASSERT_EQ(cluster().OciRepo().rfind("oci://127.0.0.1:", 0), 0u) << cluster().OciRepo();
+  Write("p.yaml", R"(apiVersion: slipway/v1
+kind: Plan
+metadata: {name: web}
+vars: {version: 0.1.0}
+steps:
+  - id: web
+    uses: helm.release
+    with: {name: web, chart: ")" + cluster().OciRepo() + R"(/webapp", version: "{{ vars.version }}", plain_http: true,
+           namespace: )" + ns_ + R"(, set: {resources.requests.cpu: 10m}, timeout: 60s}
+)");
+  auto first = Apply({"p.yaml"});
+  ASSERT_EQ(first.exit_code, 0) << first.all();
+  EXPECT_NE(first.out.find("/webapp --namespace " + ns_ + " --version 0.1.0 --plain-http"), std::string::npos) << first.out;
+  EXPECT_EQ(HelmJson({"get", "metadata", "web", "-n", ns_, "-o", "json"})["version"], "0.1.0");
+  auto again = Apply({"p.yaml", "--fresh"});
+  ASSERT_EQ(again.exit_code, 0) << again.all();
+  EXPECT_NE(again.out.find("[web] unchanged"), std::string::npos) << again.out;
+  auto upgraded = Apply({"p.yaml", "--set", "version=0.2.0"});
+  ASSERT_EQ(upgraded.exit_code, 0) << upgraded.all();
+  json meta = HelmJson({"get", "metadata", "web", "-n", ns_, "-o", "json"});
+  EXPECT_EQ(meta["version"], "0.2.0") << meta.dump();
+  EXPECT_EQ(meta["revision"], 2) << meta.dump();
 }
 
 TEST_P(HelmReleaseOnRealClusterTest, NewChartVersionUpgradesAndALaterFailureRollsBackToThePreviousRevision) {

@@ -61,5 +61,21 @@ steps:
   EXPECT_NE(r.all().find("p.yaml:11:16: error: 'with.timeout': "), std::string::npos) << r.all();
 }
 
+TEST_F(HelmReleaseWithoutClusterTest, PlainHttpIsRefusedForAChartThatIsNotOci) {
+  Write("p.yaml", R"(apiVersion: slipway/v1
+kind: Plan
+metadata: {name: bad}
+steps:
+  - id: web
+    uses: helm.release
+    with: {name: web, chart: webapp, repo: "http://charts.internal", namespace: web,
+           plain_http: true}
+)");
+  auto r = Slipway({"validate", "p.yaml"});
+  EXPECT_EQ(r.exit_code, 2) << r.all();
+  EXPECT_NE(r.all().find("p.yaml:8:24: error: 'with.plain_http' only applies to an oci:// chart"), std::string::npos)
+      << r.all();
+}
+
 }  // namespace
 }  // namespace slipway::test

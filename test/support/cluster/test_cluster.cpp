@@ -45,6 +45,7 @@ Expected<TestCluster> TestCluster::FromEnvironment() {
   c.viewer_kubeconfig_ = env["SLIPWAY_TEST_KUBECONFIG_VIEWER"];
   c.bin_ = env["SLIPWAY_TEST_CLUSTER_BIN"];
   c.chart_repo_ = env["SLIPWAY_TEST_CHART_REPO"];
+  c.oci_repo_ = env["SLIPWAY_TEST_OCI_REPO"];
   c.crd_dir_ = env["SLIPWAY_TEST_CLUSTER_CRDS"];
   if (c.kubeconfig_.empty() || c.bin_.empty()) return Fail(std::string(dir) + "/cluster.env is incomplete");
   return c;

@@ -38,6 +38,8 @@ class TestCluster {
   const std::string& Bin() const { return bin_; }
   /// URL of the chart repository (charts of test/cluster/charts; webapp in 0.1.0 and 0.2.0).
   const std::string& ChartRepo() const { return chart_repo_; }
+  /// oci://127.0.0.1:PORT/charts: the same webapp versions in an OCI registry (plain HTTP).
+  const std::string& OciRepo() const { return oci_repo_; }
   /// Directory holding the CRD files the cluster was set up with (gateway-api, istio, monitoring.coreos.com).
   const std::string& CrdDir() const { return crd_dir_; }
 
@@ -53,7 +55,7 @@ class TestCluster {
   nlohmann::json Get(const std::string& kind, const std::string& ns, const std::string& name) const;
 
  private:
-  std::string kubeconfig_, viewer_kubeconfig_, bin_, chart_repo_, crd_dir_;
+  std::string kubeconfig_, viewer_kubeconfig_, bin_, chart_repo_, oci_repo_, crd_dir_;
 };
 
 /// A test against the real cluster: a temp directory, namespaces of its own (deleted afterwards), and the
