@@ -31,14 +31,72 @@ std::vector<std::string> ApplyArgs(const pipeline::StepContext& ctx, bool dry_ru
   return KubectlArgv(ctx, args);
 }
 
-// What a saved object needs to be applied again: no server-owned fields.
-Json Restorable(Json obj) {
-  obj.erase("status");
-  if (obj.contains("metadata")) {
-    for (const char* k : {"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink"})
-      obj["metadata"].erase(k);
+// The part of `live` that the field set `fields` (managedFields' fieldsV1) names: "f:NAME" a member,
+// "k:{...}" the list item with those keys, "v:VALUE" the list item equal to it, "i:N" the item at N,
+// "." the element itself. An empty set means the whole value is owned.
+Json Owned(const Json& live, const Json& fields) {
+  if (!fields.is_object() || fields.empty()) return live;
+  if (live.is_object()) {
+    Json out = Json::object();
+    for (const auto& [key, sub] : fields.items()) {
+      if (key.rfind("f:", 0) != 0) continue;
+      std::string name = key.substr(2);
+      if (live.contains(name)) out[name] = Owned(live[name], sub);
+    }
+    return out;
   }
-  return obj;
+  if (live.is_array()) {
+    Json out = Json::array();
+    for (size_t i = 0; i < live.size(); ++i) {
+      const Json& item = live[i];
+      for (const auto& [key, sub] : fields.items()) {
+        bool match = false;
+        Json k = key.rfind("k:", 0) == 0 ? Json::parse(key.substr(2), nullptr, false) : Json();
+        if (key.rfind("k:", 0) == 0) {
+          match = k.is_object() && item.is_object();
+          if (match)
+            for (const auto& [kk, kv] : k.items()) match = match && item.contains(kk) && item[kk] == kv;
+        } else if (key.rfind("v:", 0) == 0) {
+          match = Json::parse(key.substr(2), nullptr, false) == item;
+        } else if (key.rfind("i:", 0) == 0) {
+          match = key.substr(2) == std::to_string(i);
+        }
+        if (!match) continue;
+        Json part = Owned(item, sub);
+        // A keyed item keeps its keys, or the server could not tell which item it is.
+        if (k.is_object() && part.is_object())
+          for (const auto& [kk, kv] : k.items()) part[kk] = kv;
+        out.push_back(part);
+        break;
+      }
+    }
+    return out;
+  }
+  return live;
+}
+
+// What rollback re-applies of a live object: only the fields slipway owned (managedFields of manager
+// slipway, operation Apply), so fields other managers own (an HPA's spec.replicas, a controller's
+// annotations) stay theirs. Applying this as slipway also drops whatever slipway added since. An
+// object slipway owned nothing of comes back as its identity alone: slipway gives up all its fields.
+Json Restorable(const Json& obj) {
+  Json fields = Json::object();
+  for (const auto& mf : obj["metadata"].value("managedFields", Json::array())) {
+    if (mf.value("manager", "") != "slipway" || mf.value("operation", "") != "Apply" ||
+        !mf.value("subresource", "").empty())
+      continue;
+    fields.merge_patch(mf.value("fieldsV1", Json::object()));
+  }
+  Json out = fields.empty() ? Json::object() : Owned(obj, fields);
+  if (!out.is_object()) out = Json::object();
+  out["apiVersion"] = obj.value("apiVersion", "");
+  out["kind"] = obj.value("kind", "");
+  Json& meta = out["metadata"];
+  if (!meta.is_object()) meta = Json::object();
+  meta["name"] = obj["metadata"].value("name", "");
+  if (!obj["metadata"].value("namespace", "").empty()) meta["namespace"] = obj["metadata"]["namespace"];
+  out.erase("status");
+  return out;
 }
 
 // Objects as a multi-document YAML stream (each JSON object is a YAML document).
@@ -182,7 +240,8 @@ Expected<pipeline::ApplyResult> K8sApplyStep::Apply(const pipeline::StepContext&
   // Save what is live now, so rollback can put it back.
   std::vector<std::string> get_args{"get"};
   for (auto& a : NamespaceArgs(ctx)) get_args.push_back(a);
-  for (const char* a : {"-f", "-", "-o", "json", "--ignore-not-found"}) get_args.push_back(a);
+  // managedFields too: rollback restores only the fields slipway owned (Restorable).
+  for (const char* a : {"-f", "-", "-o", "json", "--ignore-not-found", "--show-managed-fields"}) get_args.push_back(a);
   auto get_argv = KubectlArgv(ctx, get_args);
   auto live = RunQuiet(ctx, get_argv, *manifests, std::chrono::seconds(120));
   if (!live) return tl::unexpected(live.error());

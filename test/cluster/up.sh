@@ -145,7 +145,7 @@ start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig="$dir/
   --bind-address=127.0.0.1 --secure-port="$(free_port)" --leader-elect=false \
   --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
   --use-service-account-credentials=false --controllers='*' \
-  --concurrent-deployment-syncs=10 --concurrent-replicaset-syncs=10 --v=1
+  --concurrent-deployment-syncs=10 --concurrent-replicaset-syncs=10 --horizontal-pod-autoscaler-sync-period=2s --v=1
 start kube-scheduler "$bin/kube-scheduler" --kubeconfig="$dir/kubeconfig" \
   --bind-address=127.0.0.1 --secure-port="$(free_port)" --leader-elect=false --v=1
 start kwok "$bin/kwok" --kubeconfig="$dir/kubeconfig" --config="$cache/kwok/stages.yaml" \

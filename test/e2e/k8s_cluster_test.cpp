@@ -1,6 +1,8 @@
 // The Kubernetes kinds (k8s.namespace, k8s.apply, k8s.wait, the cluster prereq) through the built
 // binary, the real kubectl and the real test cluster (test/cluster: kube-apiserver, etcd,
 // controller-manager, scheduler, kwok).
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "test/support/cluster/test_cluster.h"
@@ -261,6 +263,78 @@ TEST_F(K8sKindsOnRealClusterTest, RollingUpdateOfTheImageFinishesAndAFailedGateR
   EXPECT_EQ(failed.exit_code, 1) << failed.all();
   deploy = cluster().Get("Deployment", shop, "app");
   EXPECT_EQ(deploy["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/app:2") << deploy.dump();
+}
+
+// An HPA owns spec.replicas (the real HPA controller scales the Deployment to its minReplicas through
+// the scale subresource). A failed run's rollback re-applies only the fields slipway owned, so the
+// replicas stay the HPA's, and the next forward apply does not reset them (issue 12.11).
+constexpr const char* kHpaManifest = R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  namespace: {{ namespace }}
+spec:
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+        - {name: app, image: "registry.example.com/app:{{ tag }}", resources: {requests: {cpu: 10m}}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: app
+  namespace: {{ namespace }}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app}
+  minReplicas: 3
+  maxReplicas: 6
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+)";
+
+TEST_F(K8sKindsOnRealClusterTest, RollbackRestoresOnlySlipwaysFieldsSoTheHpaKeepsTheReplicas) {
+  std::string shop = Namespace("shop");
+  Kubectl({"create", "namespace", shop});
+  Write("manifests/app.yaml", kHpaManifest);
+  Write("p.yaml", R"(apiVersion: slipway/v1
+kind: Plan
+metadata: {name: hpa}
+vars: {namespace: )" + shop + R"(, tag: "1", fail: "no"}
+steps:
+  - id: app
+    uses: k8s.apply
+    with: {manifests: ["manifests/*.yaml"], namespace: "{{ vars.namespace }}"}
+  - id: gate
+    needs: [app]
+    run: [test, "{{ vars.fail }}", "=", "no"]
+)");
+  ASSERT_EQ(Run({"apply", "p.yaml"}).exit_code, 0);
+  auto replicas = [&] { return cluster().Get("Deployment", shop, "app")["spec"].value("replicas", -1); };
+  for (int i = 0; i < 300 && replicas() != 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(replicas(), 3) << "the HPA controller did not scale the Deployment to minReplicas";
+  auto owners = [&] {
+    auto out = Kubectl({"get", "deployment", "app", "-n", shop, "-o", "json", "--show-managed-fields"});
+    std::string slipway;
+    for (const auto& mf : json::parse(out)["metadata"]["managedFields"])
+      if (mf["manager"] == "slipway") slipway += mf["fieldsV1"].dump();
+    return slipway;
+  };
+  // A new image, then a failing gate: the rollback puts image 1 back and leaves the replicas alone.
+  auto failed = Run({"apply", "p.yaml", "--set", "tag=2", "--set", "fail=yes"});
+  EXPECT_EQ(failed.exit_code, 1) << failed.all();
+  json d = cluster().Get("Deployment", shop, "app");
+  EXPECT_EQ(d["spec"]["template"]["spec"]["containers"][0]["image"], "registry.example.com/app:1") << d.dump();
+  EXPECT_EQ(d["spec"]["replicas"], 3) << d.dump();
+  EXPECT_EQ(owners().find("f:replicas"), std::string::npos) << "slipway took spec.replicas over: " << owners();
+  // The next forward apply keeps them too.
+  auto next = Run({"apply", "p.yaml", "--set", "tag=3"});
+  ASSERT_EQ(next.exit_code, 0) << next.all();
+  EXPECT_EQ(replicas(), 3);
+  EXPECT_EQ(cluster().Get("Deployment", shop, "app")["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.example.com/app:3");
 }
 
 TEST_F(K8sKindsOnRealClusterTest, ApplyOfAStuckRolloutFailsAndRemovesWhatItCreated) {
