@@ -46,12 +46,19 @@ Settings Read(const pipeline::StepContext& ctx) {
   return s;
 }
 
-// Template data: the overlay's defaults (HA istiod 2-5, gateways 2-5, 10 % trace sampling), then the
+// Template data: the overlay's defaults (HA istiod 2-5, gateways 2-5, spans to the OpenTelemetry
+// collector of the observability namespace), then the
 // plan's vars, then the step's own settings, then with.values over everything.
 Json Data(const pipeline::StepContext& ctx, const Settings& s) {
-  Json data{{"istiod_min_replicas", 2},    {"istiod_max_replicas", 5},       {"gateway_min_replicas", 2},
-            {"gateway_max_replicas", 5},   {"tracing_sampling", 10.0},       {"ingress_nlb", false},
-            {"egress_gateway", true},      {"authz_allowed_namespaces", Json::array()}};
+  Json data{{"istiod_min_replicas", 2},
+            {"istiod_max_replicas", 5},
+            {"gateway_min_replicas", 2},
+            {"gateway_max_replicas", 5},
+            {"tracing_service", "otel-collector-opentelemetry-collector.observability.svc.cluster.local"},
+            {"tracing_port", 4317},
+            {"ingress_nlb", false},
+            {"egress_gateway", true},
+            {"authz_allowed_namespaces", Json::array()}};
   Json vars_and_values = TemplateData(ctx);
   for (auto it = vars_and_values.begin(); it != vars_and_values.end(); ++it) data[it.key()] = it.value();
   data["profile"] = s.profile;

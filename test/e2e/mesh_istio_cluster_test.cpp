@@ -111,6 +111,11 @@ TEST_F(MeshIstioOnRealClusterWithFakeIstioctlTest, FreshInstallWaitsForTheRollou
   std::string overlay = Read(".slipway/mesh-istio/mesh/istio-operator.yaml");
   EXPECT_TRUE(Contains(overlay, "      autoscaleMin: 2\n      autoscaleMax: 4\n")) << overlay;
   EXPECT_TRUE(Contains(overlay, "      - name: istio-egressgateway\n        enabled: true\n")) << overlay;
+  // Tracing through an extension provider (enableTracing/sampling send spans nowhere since Istio 1.22).
+  EXPECT_TRUE(Contains(overlay, "    extensionProviders:\n      - name: otel-tracing\n        opentelemetry:\n"
+                                "          service: otel-collector-opentelemetry-collector.observability.svc.cluster.local\n"
+                                "          port: 4317\n")) << overlay;
+  EXPECT_FALSE(Contains(overlay, "enableTracing: true")) << overlay;
 
   // Second run: the probe finds the mesh at 1.32.0 and the policies as rendered; istioctl only answers `version`.
   ExpectVersion(true);

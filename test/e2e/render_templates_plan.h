@@ -52,6 +52,9 @@ steps:
   - id: gateway
     uses: template
     with: {src: templates/istio/gateway.yaml, dest: out/gateway.yaml}
+  - id: telemetry
+    uses: template
+    with: {src: templates/istio/telemetry.yaml, dest: out/telemetry.yaml, values: {tracing_sampling: 10.0}}
   - id: service-profiles
     uses: template
     with:
@@ -147,7 +150,7 @@ steps:
 inline const std::vector<std::string> kManifests = {
     "namespace",         "namespace-linkerd", "destination-rules", "virtual-services", "gateway",
     "service-profiles",  "deployment",        "service",           "hpa",              "pdb",
-    "slo-rules",         "dashboard-application", "dashboard-slo", "dashboard-infrastructure"};
+    "slo-rules",         "dashboard-application", "dashboard-slo", "dashboard-infrastructure", "telemetry"};
 inline const std::vector<std::string> kValuesFiles = {"prometheus-values", "prometheus-values-standalone-grafana",
                                                "grafana-values", "otel-collector-values", "jaeger-values"};
 

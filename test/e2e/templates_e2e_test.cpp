@@ -225,6 +225,17 @@ TEST_F(TemplatesTest, NoHostIsListedByTwoVirtualServicesOfOneGatewaySoAnalyzeFin
   EXPECT_EQ(owners["shop/shop-gateway shop.example.com"], std::vector<std::string>{"shop-public"});
 }
 
+// Since Istio 1.22 spans go only where a Telemetry resource's provider sends them (issue 12.8).
+TEST_F(TemplatesTest, TelemetrySendsTracesToTheMeshsOtelProviderAtTenPercent) {
+  auto docs = Documents("telemetry");
+  ASSERT_EQ(docs.size(), 1u);
+  auto t = docs[0];
+  EXPECT_EQ(t["apiVersion"].as<std::string>(), "telemetry.istio.io/v1");
+  EXPECT_EQ(t["metadata"]["namespace"].as<std::string>(), "shop");
+  EXPECT_EQ(t["spec"]["tracing"][0]["providers"][0]["name"].as<std::string>(), "otel-tracing");
+  EXPECT_DOUBLE_EQ(t["spec"]["tracing"][0]["randomSamplingPercentage"].as<double>(), 10.0);
+}
+
 TEST_F(TemplatesTest, ServiceProfilesHaveRetryBudgetAndTimeouts) {
   auto docs = Documents("service-profiles");
   ASSERT_EQ(docs.size(), 2u);
