@@ -86,6 +86,22 @@ std::vector<std::string> VersionArgv(const std::string& tool) {
   return {tool, "--version"};
 }
 
+// One entry of with.resources: an object the plan relies on but does not create.
+struct Resource {
+  std::string kind, name, ns, why;
+  std::string Shown() const { return kind + " " + (ns.empty() ? "" : ns + "/") + name; }
+};
+
+Resource ReadResource(const Json& j) {
+  return {GetString(j, "kind"), GetString(j, "name"), GetString(j, "namespace"), GetString(j, "why")};
+}
+
+std::vector<std::string> ResourceGetArgs(const Resource& r) {
+  std::vector<std::string> args{"get", r.kind, r.name, "-o", "name"};
+  if (!r.ns.empty()) args.insert(args.end(), {"-n", r.ns});
+  return args;
+}
+
 struct Findings {
   std::vector<std::string> ok, missing;
   std::string Summary() const {
@@ -146,7 +162,8 @@ Findings Inspect(const pipeline::StepContext& ctx, bool dry_run) {
     else
       f.ok.push_back("file " + file);
   }
-  if (GetBool(w, "cluster", false)) {
+  const Json resources = w.value("resources", Json::array());
+  if (GetBool(w, "cluster", false) || (resources.is_array() && !resources.empty())) {
     std::string why = ClusterUnreachable(ctx);
     if (why.empty()) {
       auto argv = KubectlArgv(ctx, {"get", "--raw", "/readyz", "--request-timeout=5s"});
@@ -159,7 +176,20 @@ Findings Inspect(const pipeline::StepContext& ctx, bool dry_run) {
                                   : "cluster unreachable through " + context + ": " + why +
                                         "; check KUBECONFIG / kube.context and that the API server answers");
     } else {
-      f.ok.push_back("cluster reachable (" + context + ")");
+      if (GetBool(w, "cluster", false)) f.ok.push_back("cluster reachable (" + context + ")");
+      for (const auto& res : resources) {
+        Resource want = ReadResource(res);
+        auto argv = KubectlArgv(ctx, ResourceGetArgs(want));
+        auto r = RunQuiet(ctx, argv, std::nullopt, std::chrono::seconds(15));
+        if (r && r->Ok()) {
+          f.ok.push_back(want.Shown());
+        } else if (r && r->err.find("(NotFound)") != std::string::npos) {
+          f.missing.push_back(want.Shown() + " does not exist" + (want.why.empty() ? "" : ": " + want.why));
+        } else {
+          f.missing.push_back(want.Shown() + ": could not be read: " +
+                              (r ? CommandError(argv, *r).message : r.error().message));
+        }
+      }
     }
   }
   for (const auto& url : GetStringList(w, "urls")) {
@@ -180,8 +210,28 @@ Findings Inspect(const pipeline::StepContext& ctx, bool dry_run) {
 }  // namespace
 
 void PrereqStep::Validate(const pipeline::StepSpec& step, pipeline::Diagnostics& diag) const {
-  CheckWithKeys(step, diag, {"tools", "env", "files", "cluster", "urls"});
+  CheckWithKeys(step, diag, {"tools", "env", "files", "cluster", "urls", "resources"});
   auto with = step.body.value("with", Json::object());
+  if (with.contains("resources")) {
+    if (!with["resources"].is_array()) {
+      diag.Error(step.LocOf("/with/resources"), "expected 'with.resources' to be a list of {kind, name, namespace, why}");
+    } else {
+      for (size_t i = 0; i < with["resources"].size(); ++i) {
+        const Json& r = with["resources"][i];
+        std::string at = "/with/resources/" + std::to_string(i);
+        if (!r.is_object()) {
+          diag.Error(step.LocOf(at), "expected {kind, name, namespace, why}");
+          continue;
+        }
+        for (const auto& [k, _] : r.items())
+          if (k != "kind" && k != "name" && k != "namespace" && k != "why")
+            diag.Error(step.LocOf(at + "/" + k), "unknown key '" + k + "' in a resource of prereq",
+                       "a resource has kind, name, namespace (for namespaced kinds) and why");
+        for (const char* k : {"kind", "name"})
+          if (!r.contains(k)) diag.Error(step.LocOf(at), std::string("a resource of prereq needs '") + k + "'");
+      }
+    }
+  }
   if (with.contains("tools")) {
     if (!with["tools"].is_object()) {
       diag.Error(step.LocOf("/with/tools"), "expected 'with.tools' to map tool names to version constraints");
@@ -207,6 +257,8 @@ std::vector<std::string> PrereqStep::Describe(const pipeline::StepContext& ctx) 
     lines.push_back("cluster: " + pipeline::QuoteArgv(KubectlArgv(ctx, {"version", "-o", "json"})) + "; " +
                     pipeline::QuoteArgv(KubectlArgv(ctx, {"get", "--raw", "/readyz"})));
   for (const auto& u : GetStringList(w, "urls")) lines.push_back("url " + u + " answers");
+  for (const auto& r : w.value("resources", Json::array()))
+    lines.push_back(ReadResource(r).Shown() + " exists: " + pipeline::QuoteArgv(KubectlArgv(ctx, ResourceGetArgs(ReadResource(r)))));
   return lines;
 }
 

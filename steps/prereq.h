@@ -5,7 +5,10 @@ namespace slipway::steps {
 
 /// `prereq`: what a plan needs before it changes anything, all reported at once with how to fix it.
 ///   with: {tools: {kubectl: ">=1.27", helm: ">=3.12 <4", jq: ""}, env: [KUBECONFIG], files: [certs/ca.pem],
-///          cluster: true, urls: ["https://registry.example.com/v2/"]}
+///          cluster: true, urls: ["https://registry.example.com/v2/"],
+///          resources: [{kind: Secret, name: tls, namespace: istio-system, why: "the gateway's certificate"}]}
+/// resources: objects the plan uses but does not create (`kubectl get KIND NAME -n NS`); a missing one is
+/// reported with its `why`.
 /// Read-only: its check runs everything (also in dry-runs); apply fails listing what is missing.
 class PrereqStep : public pipeline::StepKind {
  public:

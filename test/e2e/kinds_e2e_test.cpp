@@ -228,6 +228,24 @@ steps:
   EXPECT_NE(v.err.find("invalid version constraint '=>1.2'"), std::string::npos) << v.err;
 }
 
+TEST_F(LocalKindsTest, PrereqResourcesAreValidatedWithTheirLocation) {
+  Write("p.yaml", R"(apiVersion: slipway/v1
+kind: Plan
+metadata: {name: pre}
+steps:
+  - id: prereqs
+    uses: prereq
+    with:
+      resources:
+        - {kind: Secret, name: tls, namespace: istio-system, reason: x}
+        - {name: es}
+)");
+  auto v = Slipway({"validate", "p.yaml"});
+  EXPECT_EQ(v.exit_code, 2) << v.all();
+  EXPECT_NE(v.err.find("p.yaml:9:70: error: unknown key 'reason' in a resource of prereq"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("p.yaml:10:11: error: a resource of prereq needs 'kind'"), std::string::npos) << v.err;
+}
+
 TEST_F(LocalKindsTest, PlanSaysApplyWouldFailAtTheMissingPrerequisiteAndDetailedExitcodeIsOne) {
   Write("p.yaml", R"(apiVersion: slipway/v1
 kind: Plan

@@ -56,6 +56,7 @@ class PlansOnRealClusterWithFakeMeshToolsTest : public ClusterTestWithFakes {
   // The plans install into fixed, cluster-wide names: monitoring, observability, istio-system, linkerd,
   // velero.
   void RemoveShared() {
+    Kubectl({"delete", "secret", "thinkrank-tls", "-n", "istio-system", "--ignore-not-found"});
     Kubectl({"delete", "namespace", "monitoring", "observability", "velero", "--ignore-not-found", "--wait=true",
              "--timeout=180s"});
     Kubectl({"delete", "crd", "backups.velero.io", "--ignore-not-found"});
@@ -133,6 +134,14 @@ class IstioProductionPlanTest : public PlansOnRealClusterWithFakeMeshToolsTest {
     Write("control-plane.yaml", IstioControlPlane(true));
     fakes_->Expect("istioctl", {{"argv", {"version", "--remote=false"}}, {"stdout", "client version: 1.32.0\n"}, {"repeat", true}});
   }
+  // What the plan uses but does not create: the gateway's TLS Secret and Jaeger's Elasticsearch.
+  void CreateExternalDependencies() {
+    Kubectl({"create", "namespace", "observability"});
+    Kubectl({"create", "service", "clusterip", "elasticsearch-master", "-n", "observability", "--tcp=9200:9200"});
+    Kubectl({"apply", "-f", "-"}, "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n");
+    Kubectl({"create", "secret", "generic", "thinkrank-tls", "-n", "istio-system", "--type=kubernetes.io/tls",
+             "--from-literal=tls.crt=cert", "--from-literal=tls.key=key"});
+  }
   void ExpectVersion(bool mesh) {
     fakes_->ExpectCanned("istioctl", {"version", "-o", "json"}, "istioctl.version_json", {{"mesh", mesh}});
   }
@@ -160,7 +169,20 @@ class IstioProductionPlanTest : public PlansOnRealClusterWithFakeMeshToolsTest {
   Argv args_;
 };
 
+TEST_F(IstioProductionPlanTest, AMissingTlsSecretAndElasticsearchStopTheRunAtThePrerequisites) {
+  auto r = Apply("istio-production.yaml", args_);
+  EXPECT_EQ(r.exit_code, 1) << r.all();
+  EXPECT_TRUE(Contains(r.all(), "2 prerequisite(s) missing")) << r.all();
+  EXPECT_TRUE(Contains(r.all(), "Secret istio-system/thinkrank-tls does not exist: the public gateway's certificate: "
+                                "kubectl create secret tls thinkrank-tls -n istio-system")) << r.all();
+  EXPECT_TRUE(Contains(r.all(), "Service observability/elasticsearch-master does not exist: Jaeger stores its traces"))
+      << r.all();
+  EXPECT_EQ(fakes_->Missing(), std::vector<std::string>{});
+  EXPECT_TRUE(cluster().Get("Namespace", "", ns_).is_null()) << "the run went past its prerequisites";
+}
+
 TEST_F(IstioProductionPlanTest, AppliesEndToEndThenRerunChangesNothingThenAFailedAnalyzeRollsTheAppBack) {
+  CreateExternalDependencies();
   ExpectFreshInstall();
   ExpectAnalyze();
   auto r = Apply("istio-production.yaml", args_);
