@@ -318,7 +318,8 @@ steps:
   auto owners = [&] {
     auto out = Kubectl({"get", "deployment", "app", "-n", shop, "-o", "json", "--show-managed-fields"});
     std::string slipway;
-    for (const auto& mf : json::parse(out)["metadata"]["managedFields"])
+    const json deployment = json::parse(out);
+    for (const auto& mf : deployment["metadata"]["managedFields"])
       if (mf["manager"] == "slipway") slipway += mf["fieldsV1"].dump();
     return slipway;
   };

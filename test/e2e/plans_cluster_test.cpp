@@ -325,8 +325,11 @@ TEST_F(LinkerdCanaryPlanTest, AppliesEndToEndWithACompletedBackupBeforeTheApp) {
   ASSERT_TRUE(rel.is_object()) << r.out;
   EXPECT_EQ(rel["chart"], "kube-prometheus-stack-58.1.0");
   EXPECT_EQ(cluster().Get("Namespace", "", ns_)["metadata"]["annotations"]["linkerd.io/inject"], "enabled");
-  // ServiceProfiles, valid against the CRD the (fake) `linkerd install --crds` put on the real apiserver.
-  EXPECT_TRUE(cluster().Get("ServiceProfile", ns_, "ingest." + ns_ + ".svc.cluster.local").contains("spec"));
+  // Per-route retries and timeouts: HTTPRoutes, valid against the Gateway API v1 CRDs on the real apiserver.
+  json route = cluster().Get("httproutes.gateway.networking.k8s.io", ns_, "ingest-get-event");
+  ASSERT_TRUE(route.contains("spec")) << route.dump();
+  EXPECT_EQ(route["metadata"]["annotations"]["retry.linkerd.io/http"], "5xx") << route.dump();
+  EXPECT_EQ(route["spec"]["parentRefs"][0]["kind"], "Service") << route.dump();
   for (const char* svc : {"ingest", "processor", "query"}) {
     EXPECT_EQ(Image(ns_, svc), "ghcr.io/acme/" + std::string(svc) + ":2.8.0") << svc;
     EXPECT_EQ(Image(ns_, std::string(svc) + "-canary"), "ghcr.io/acme/" + std::string(svc) + ":2.9.0-rc.1") << svc;

@@ -157,7 +157,7 @@ TEST_F(PlansTest, TextPlanSaysNotCheckedAndThatApplyWouldFailAtThePrerequisites)
   EXPECT_NE(r.out.find("velero backup create pipeline-pre-2.8.0 --include-namespaces pipeline --ttl 720h --wait"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("retryRatio: 0.2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("retry.linkerd.io/http: 5xx"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("with errors"), std::string::npos) << r.out;
 }
 
@@ -174,13 +174,15 @@ TEST_F(PlansTest, LinkerdPlanBacksUpBeforeTheReleaseAndGatesOnItsSlos) {
   EXPECT_NE(backup["probe"].value("detail", "").find("kubectl wait -n velero backups.velero.io/pipeline-pre-3.0.0"), std::string::npos)
       << backup.dump(2);
   EXPECT_NE(Commands(backup).find("velero backup create pipeline-pre-3.0.0"), std::string::npos) << Commands(backup);
-  for (const char* id : {"linkerd", "service-profiles", "app"})
+  for (const char* id : {"linkerd", "routes", "app"})
     EXPECT_NE(Step(plan, id)["probe"].value("detail", "").find("not checked: cluster unreachable"), std::string::npos)
         << id << ": " << Step(plan, id).dump(2);
-  std::string profiles = Commands(Step(plan, "service-profiles"));
-  for (const char* want : {"kind: ServiceProfile", "name: ingest.pipeline.svc.cluster.local", "retryRatio: 0.2",
-                           "minRetriesPerSecond: 10", "ttl: 10s", "timeout: 30s", "timeout: 1s"})
-    EXPECT_NE(profiles.find(want), std::string::npos) << want << "\n" << profiles;
+  // Retries and timeouts as HTTPRoutes, not ServiceProfiles (which turn failure accrual off).
+  std::string routes = Commands(Step(plan, "routes"));
+  for (const char* want : {"kind: HTTPRoute", "name: ingest-get-event", "retry.linkerd.io/http: 5xx",
+                           "retry.linkerd.io/limit: \"2\"", "timeout.linkerd.io/request: 30s", "kind: Service"})
+    EXPECT_NE(routes.find(want), std::string::npos) << want << "\n" << routes;
+  EXPECT_EQ(routes.find("kind: ServiceProfile"), std::string::npos) << routes;
   std::string app = Commands(Step(plan, "app"));
   EXPECT_NE(app.find("balancer.linkerd.io/failure-accrual-consecutive-max-failures: \"5\""), std::string::npos) << app;
   EXPECT_NE(app.find("image: \"ghcr.io/acme/query:3.0.0\""), std::string::npos) << app;

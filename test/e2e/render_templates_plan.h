@@ -55,6 +55,21 @@ steps:
   - id: telemetry
     uses: template
     with: {src: templates/istio/telemetry.yaml, dest: out/telemetry.yaml, values: {tracing_sampling: 10.0}}
+  - id: http-routes
+    uses: template
+    with:
+      src: templates/linkerd/http-routes.yaml
+      dest: out/http-routes.yaml
+      values:
+        services:
+          - name: ingest
+            routes:
+              - {id: post-events, method: POST, path_prefix: /api/events}
+              - {id: get-event, method: GET, path_prefix: /api/events/, retryable: true}
+          - name: query
+            port: 8080
+            routes:
+              - {id: query, path_prefix: /api/query, retryable: true, timeout: 30s, retry_limit: 3, retry_timeout: 5s}
   - id: service-profiles
     uses: template
     with:
@@ -150,7 +165,8 @@ steps:
 inline const std::vector<std::string> kManifests = {
     "namespace",         "namespace-linkerd", "destination-rules", "virtual-services", "gateway",
     "service-profiles",  "deployment",        "service",           "hpa",              "pdb",
-    "slo-rules",         "dashboard-application", "dashboard-slo", "dashboard-infrastructure", "telemetry"};
+    "slo-rules",         "dashboard-application", "dashboard-slo", "dashboard-infrastructure", "telemetry",
+    "http-routes"};
 inline const std::vector<std::string> kValuesFiles = {"prometheus-values", "prometheus-values-standalone-grafana",
                                                "grafana-values", "otel-collector-values", "jaeger-values"};
 
