@@ -61,6 +61,27 @@ steps:
   EXPECT_NE(r.all().find("p.yaml:11:16: error: 'with.timeout': "), std::string::npos) << r.all();
 }
 
+// helm looks the chart argument up in --repo's index as written: "alias/chart" is never found there
+// (helm 3.17 and 4 alike), so validate refuses the combination and says what to write (issue 12.1).
+TEST_F(HelmReleaseWithoutClusterTest, ARepositoryAliasInTheChartBesideRepoIsRefusedWithTheBareName) {
+  Write("p.yaml", R"(apiVersion: slipway/v1
+kind: Plan
+metadata: {name: bad}
+steps:
+  - id: prom
+    uses: helm.release
+    with: {name: prometheus, chart: prometheus-community/kube-prometheus-stack, namespace: monitoring,
+           repo: "https://prometheus-community.github.io/helm-charts"}
+)");
+  auto r = Slipway({"validate", "p.yaml"});
+  EXPECT_EQ(r.exit_code, 2) << r.all();
+  EXPECT_NE(r.all().find("p.yaml:7:37: error: 'with.chart: prometheus-community/kube-prometheus-stack' names a "
+                         "repository alias, but 'with.repo' already gives the repository"),
+            std::string::npos)
+      << r.all();
+  EXPECT_NE(r.all().find("use the bare chart name: chart: kube-prometheus-stack"), std::string::npos) << r.all();
+}
+
 TEST_F(HelmReleaseWithoutClusterTest, PlainHttpIsRefusedForAChartThatIsNotOci) {
   Write("p.yaml", R"(apiVersion: slipway/v1
 kind: Plan
