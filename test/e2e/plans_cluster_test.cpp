@@ -121,7 +121,7 @@ class PlansOnRealClusterWithFakeMeshToolsTest : public ClusterTestWithFakes {
 
 // --- istio-production ------------------------------------------------------------------------------------
 
-class IstioProductionPlanTest : public PlansOnRealClusterWithFakeMeshToolsTest {
+class IstioProductionPlanWithFakeIstioctlTest : public PlansOnRealClusterWithFakeMeshToolsTest {
  protected:
   void SetUp() override {
     PlansOnRealClusterWithFakeMeshToolsTest::SetUp();
@@ -169,7 +169,7 @@ class IstioProductionPlanTest : public PlansOnRealClusterWithFakeMeshToolsTest {
   Argv args_;
 };
 
-TEST_F(IstioProductionPlanTest, AMissingTlsSecretAndElasticsearchStopTheRunAtThePrerequisites) {
+TEST_F(IstioProductionPlanWithFakeIstioctlTest, AMissingTlsSecretAndElasticsearchStopTheRunAtThePrerequisites) {
   auto r = Apply("istio-production.yaml", args_);
   EXPECT_EQ(r.exit_code, 1) << r.all();
   EXPECT_TRUE(Contains(r.all(), "2 prerequisite(s) missing")) << r.all();
@@ -181,7 +181,7 @@ TEST_F(IstioProductionPlanTest, AMissingTlsSecretAndElasticsearchStopTheRunAtThe
   EXPECT_TRUE(cluster().Get("Namespace", "", ns_).is_null()) << "the run went past its prerequisites";
 }
 
-TEST_F(IstioProductionPlanTest, AppliesEndToEndThenRerunChangesNothingThenAFailedAnalyzeRollsTheAppBack) {
+TEST_F(IstioProductionPlanWithFakeIstioctlTest, AppliesEndToEndThenRerunChangesNothingThenAFailedAnalyzeRollsTheAppBack) {
   CreateExternalDependencies();
   ExpectFreshInstall();
   ExpectAnalyze();
@@ -266,7 +266,7 @@ spec:
         openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
 )";
 
-class LinkerdCanaryPlanTest : public PlansOnRealClusterWithFakeMeshToolsTest {
+class LinkerdCanaryPlanWithFakeLinkerdAndVeleroTest : public PlansOnRealClusterWithFakeMeshToolsTest {
  protected:
   void SetUp() override {
     PlansOnRealClusterWithFakeMeshToolsTest::SetUp();
@@ -314,7 +314,7 @@ class LinkerdCanaryPlanTest : public PlansOnRealClusterWithFakeMeshToolsTest {
   Argv args_;
 };
 
-TEST_F(LinkerdCanaryPlanTest, AppliesEndToEndWithACompletedBackupBeforeTheApp) {
+TEST_F(LinkerdCanaryPlanWithFakeLinkerdAndVeleroTest, AppliesEndToEndWithACompletedBackupBeforeTheApp) {
   ExpectLinkerdInstall();
   ExpectBackup("Completed");
   auto r = Apply("linkerd-canary.yaml", args_);
@@ -353,7 +353,7 @@ TEST_F(LinkerdCanaryPlanTest, AppliesEndToEndWithACompletedBackupBeforeTheApp) {
   EXPECT_EQ(creates, 1u);
 }
 
-TEST_F(LinkerdCanaryPlanTest, APartiallyFailedBackupStopsTheDeployBeforeTheAppChanges) {
+TEST_F(LinkerdCanaryPlanWithFakeLinkerdAndVeleroTest, APartiallyFailedBackupStopsTheDeployBeforeTheAppChanges) {
   ExpectLinkerdInstall();
   ExpectBackup("PartiallyFailed");  // velero still exits 0
   fakes_->ExpectCanned("linkerd", {"uninstall"}, "linkerd.uninstall");  // the rollback of this run's install
